@@ -1,0 +1,212 @@
+package capture
+
+import "encoding/binary"
+
+// Information element IDs (IEEE 802.11-2020 9.4.2.1).
+const (
+	elementSSID          = 0
+	elementCountry       = 7
+	elementMultipleBSSID = 71
+	elementSSIDList      = 84
+	elementVendor        = 221
+	elementExtension     = 255
+)
+
+// Well-known OUIs.
+const (
+	ouiMicrosoft = 0x0050f2
+	ouiWPSType   = 4
+)
+
+// vendorDissectedOUIs lists the OUIs that tshark 4.0.17 decodes with a
+// dissector of its own, so that it reports no wlan.tag.vendor.data for their
+// vendor elements. It was measured by handing tshark a vendor element with
+// each registered OUI.
+var vendorDissectedOUIs = map[uint32]bool{
+	0x00037f: true, // Atheros
+	0x000512: true,
+	0x00090f: true, // Fortinet
+	0x000b86: true, // Aruba
+	0x000c42: true, // MikroTik
+	0x000ce6: true, // Meru
+	0x000fac: true, // IEEE 802.11 (RSN)
+	0x001392: true, // Ruckus
+	0x001977: true,
+	0x001f32: true, // Nintendo
+	0x004096: true, // Cisco Aironet
+	0x005043: true, // Marvell
+	0x0050f2: true, // Microsoft (WPA, WMM, WPS)
+	0x00904c: true, // Epigram (pre-standard HT)
+	0x00a0f8: true, // Zebra
+	0x506f9a: true, // Wi-Fi Alliance
+	0x5c5b35: true, // Mist
+	0x6a5c35: true,
+}
+
+// decodeElements walks a list of information elements. tshark decodes only
+// the first SSID element of a list (later ones stay undecoded), so the walk
+// tracks that; a nested list, such as a nontransmitted BSSID profile, starts
+// afresh.
+func (f *Frame) decodeElements(data []byte, b bounds) {
+	f.ssidSeen = false
+	offset := 0
+	for offset < b.reported {
+		if offset+2 > len(data) {
+			f.fail(b, offset+2)
+			return
+		}
+		id, length := data[offset], int(data[offset+1])
+		start, end := offset+2, offset+2+int(length)
+		if end > len(data) {
+			// The element claims more bytes than there are: its body cannot
+			// be decoded, and neither can anything after it.
+			f.fail(b, end)
+			return
+		}
+		f.decodeElement(id, data[start:end])
+		offset = end
+	}
+}
+
+func (f *Frame) decodeElement(id uint8, body []byte) {
+	switch id {
+	case elementSSID:
+		if f.ssidSeen {
+			return
+		}
+		f.ssidSeen = true
+		if len(body) > 32 {
+			f.Malformed = true
+		}
+		f.SSIDs = append(f.SSIDs, body)
+	case elementCountry:
+		if len(body) < 6 {
+			f.Malformed = true
+			return
+		}
+		f.Countries = append(f.Countries, body[:2])
+	case elementMultipleBSSID:
+		f.decodeMultipleBSSID(body)
+	case elementSSIDList:
+		f.decodeSSIDList(body)
+	case elementVendor:
+		f.decodeVendor(body)
+	}
+}
+
+// decodeMultipleBSSID walks the subelements of a Multiple BSSID element: a
+// MaxBSSID Indicator octet, then subelements whose ID 0 (Nontransmitted BSSID
+// Profile) holds a list of elements of its own.
+func (f *Frame) decodeMultipleBSSID(body []byte) {
+	if len(body) < 1 {
+		f.Malformed = true
+		return
+	}
+	offset := 1
+	for offset < len(body) {
+		if offset+2 > len(body) {
+			f.Malformed = true
+			return
+		}
+		id, length := body[offset], int(body[offset+1])
+		end := offset + 2 + length
+		if end > len(body) {
+			f.Malformed = true
+			return
+		}
+		if id == 0 {
+			profile := body[offset+2 : end]
+			f.decodeElements(profile, bounds{captured: len(profile), reported: len(profile)})
+		}
+		offset = end
+	}
+}
+
+// decodeSSIDList reports every SSID element inside an SSID List element.
+func (f *Frame) decodeSSIDList(body []byte) {
+	offset := 0
+	for offset < len(body) {
+		if offset+2 > len(body) {
+			f.Malformed = true
+			return
+		}
+		length := int(body[offset+1])
+		end := offset + 2 + length
+		if end > len(body) {
+			f.Malformed = true
+			return
+		}
+		f.SSIDs = append(f.SSIDs, body[offset+2:end])
+		offset = end
+	}
+}
+
+func (f *Frame) decodeVendor(body []byte) {
+	if len(body) < 3 {
+		f.Malformed = true
+		return
+	}
+	v := VendorElement{OUI: uint32(body[0])<<16 | uint32(body[1])<<8 | uint32(body[2])}
+	if len(body) < 4 {
+		f.Vendors = append(f.Vendors, v)
+		f.Malformed = true
+		return
+	}
+	v.HasType, v.Type = true, body[3]
+	if !vendorDissectedOUIs[v.OUI] {
+		v.Data = body[3:]
+	}
+	f.Vendors = append(f.Vendors, v)
+	if v.OUI == ouiMicrosoft && v.Type == ouiWPSType {
+		f.decodeWPS(body[4:])
+	}
+}
+
+// WPS attribute types (Wi-Fi Simple Configuration Technical Specification).
+const wpsDeviceName = 0x1011
+
+// decodeWPS walks the type-length-value attributes of a Wi-Fi Protected Setup
+// element and keeps every Device Name.
+func (f *Frame) decodeWPS(data []byte) {
+	offset := 0
+	for offset < len(data) {
+		if offset+4 > len(data) {
+			f.Malformed = true
+			return
+		}
+		typ := binary.BigEndian.Uint16(data[offset:])
+		length := int(binary.BigEndian.Uint16(data[offset+2:]))
+		end := offset + 4 + length
+		if end > len(data) {
+			f.Malformed = true
+			return
+		}
+		if typ == wpsDeviceName {
+			f.WPSDeviceNames = append(f.WPSDeviceNames, data[offset+4:end])
+		}
+		offset = end
+	}
+}
+
+// decodeAction decodes the body of an Action frame. tshark 4.0 reports no
+// field of the default list from the categories it knows, so only the
+// structure is checked.
+func (f *Frame) decodeAction(body []byte, b bounds) {
+	if len(body) < 1 {
+		f.fail(b, 1)
+	}
+}
+
+// decodeAuth decodes the body of an Authentication frame: algorithm,
+// transaction sequence number, status code, then elements, except for SAE
+// (algorithm 3), whose body holds SAE fields first.
+func (f *Frame) decodeAuth(body []byte, b bounds) {
+	if !f.need(body, b, 6) {
+		return
+	}
+	algorithm := binary.LittleEndian.Uint16(body)
+	if algorithm == 3 {
+		return
+	}
+	f.decodeTaggedParameters(body[6:], bounds{captured: len(body) - 6, reported: b.reported - 6})
+}

@@ -1,0 +1,15 @@
+// Command wifiq decodes, streams and analyses 802.11 captures.
+package main
+
+import (
+	"os"
+
+	"github.com/wifiq/wifiq/commands"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(commands.Main(version))
+}

@@ -1,0 +1,162 @@
+// Package commands turns wifiq's command lines into options and runs them.
+// Each subcommand lives in a file of its own; the work is done by the domain
+// packages (capture, replay, ops, ...).
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Exit statuses.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // the command failed
+	ExitUsage   = 2 // invalid flags or arguments
+	ExitPartial = 3 // the command finished, but some input was skipped
+)
+
+const exitStatusHelp = `
+Exit status:
+  0  success
+  1  failure
+  2  invalid flags or arguments
+  3  finished, but some input could not be read and was skipped
+`
+
+// IO holds the streams a command uses, so tests can replace them.
+type IO struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// OutIsTerminal and ErrIsTerminal decide between tables and JSON lines,
+	// and whether progress is drawn.
+	OutIsTerminal bool
+	ErrIsTerminal bool
+}
+
+// SystemIO returns the process's standard streams.
+func SystemIO() *IO {
+	return &IO{
+		In:            os.Stdin,
+		Out:           os.Stdout,
+		ErrOut:        os.Stderr,
+		OutIsTerminal: term.IsTerminal(int(os.Stdout.Fd())),
+		ErrIsTerminal: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+}
+
+// Globals are the settings shared by every subcommand.
+type Globals struct {
+	IO      *IO
+	Quiet   bool
+	Verbose int
+	Log     *slog.Logger
+}
+
+// usageError marks errors in flags or arguments (exit status 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// partialError marks a run that finished but skipped input (exit status 3).
+type partialError struct{ msg string }
+
+func (e partialError) Error() string { return e.msg }
+
+// NewRoot builds the wifiq command tree.
+func NewRoot(g *Globals, version string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "wifiq",
+		Short: "Decode, stream and analyse 802.11 captures",
+		Long: `wifiq turns Wi-Fi captures into tshark-compatible JSON records and reports on
+them. Every subcommand reads and writes records as JSON lines, so they pipe
+together in a shell or a cron job.`,
+		Version:           version,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		DisableAutoGenTag: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			level := slog.LevelWarn
+			switch {
+			case g.Quiet:
+				level = slog.LevelError
+			case g.Verbose > 0:
+				level = slog.LevelInfo
+				if g.Verbose > 1 {
+					level = slog.LevelDebug
+				}
+			}
+			g.Log = slog.New(slog.NewTextHandler(g.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+			return nil
+		},
+	}
+	root.SetOut(g.IO.Out)
+	root.SetErr(g.IO.ErrOut)
+	root.SetIn(g.IO.In)
+	root.PersistentFlags().BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors on stderr")
+	root.PersistentFlags().CountVarP(&g.Verbose, "verbose", "v", "print more on stderr (-vv for debug output)")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.SetUsageTemplate(root.UsageTemplate() + exitStatusHelp)
+
+	root.AddCommand(
+		NewCmdReplayPcap(g),
+	)
+	return root
+}
+
+// Main runs wifiq with the process's arguments and returns the exit status.
+func Main(version string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &Globals{IO: SystemIO(), Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	root := NewRoot(g, version)
+	return Run(ctx, root, g, os.Args[1:])
+}
+
+// Run executes the command tree with args and maps the outcome to an exit
+// status, printing the error once.
+func Run(ctx context.Context, root *cobra.Command, g *Globals, args []string) int {
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(g.IO.ErrOut, "wifiq: %v\n", err)
+	var usage usageError
+	var partial partialError
+	switch {
+	case errors.As(err, &usage):
+		return ExitUsage
+	case errors.As(err, &partial):
+		return ExitPartial
+	case isCobraUsageError(err):
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// isCobraUsageError recognises the argument errors cobra returns itself.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "invalid argument"} {
+		if len(msg) >= len(prefix) && msg[:len(prefix)] == prefix {
+			return true
+		}
+	}
+	return false
+}
