@@ -189,11 +189,30 @@ func (f *Frame) decodeManagement(data []byte, b bounds) {
 	if !f.need(body, bodyBounds, fixed) {
 		return
 	}
-	f.decodeTaggedParameters(body[fixed:], bounds{captured: len(body) - fixed, reported: bodyBounds.reported - fixed})
+	elements := body[fixed:]
+	elementBounds := bounds{captured: len(body) - fixed, reported: bodyBounds.reported - fixed}
+	switch f.Subtype {
+	case subtypeProbeRequest:
+		// tshark always adds a tagged parameter list to a probe request,
+		// even an empty one.
+		f.TaggedParameters++
+		f.decodeElements(elements, elementBounds)
+	case subtypeAssocRequest, subtypeAssocResponse, subtypeReassocRequest, subtypeReassocResp,
+		subtypeProbeResponse, subtypeTimingAdvert, subtypeBeacon:
+		// These subtypes must carry elements: tshark reads the first element
+		// header even when there is none.
+		if elementBounds.reported <= 0 {
+			f.fail(elementBounds, 1)
+			return
+		}
+		f.decodeTaggedParameters(elements, elementBounds)
+	default:
+		f.decodeTaggedParameters(elements, elementBounds)
+	}
 }
 
-// decodeTaggedParameters walks the information elements of a management frame
-// body, after its fixed fields.
+// decodeTaggedParameters walks an element list that follows fixed fields, if
+// any bytes follow them.
 func (f *Frame) decodeTaggedParameters(elements []byte, b bounds) {
 	if b.reported <= 0 {
 		return

@@ -91,6 +91,18 @@ func (f *Frame) decodeElement(id uint8, body []byte) {
 		f.decodeSSIDList(body)
 	case elementVendor:
 		f.decodeVendor(body)
+	case elementExtension:
+		if len(body) == 0 {
+			f.Malformed = true
+			return
+		}
+		if lengths := extensionMalformedLengths[body[0]]; lengths != nil && lengths.has(len(body)-1) {
+			f.Malformed = true
+		}
+	default:
+		if lengths := elementMalformedLengths[id]; lengths != nil && lengths.has(len(body)) {
+			f.Malformed = true
+		}
 	}
 }
 
@@ -188,13 +200,24 @@ func (f *Frame) decodeWPS(data []byte) {
 	}
 }
 
-// decodeAction decodes the body of an Action frame. tshark 4.0 reports no
-// field of the default list from the categories it knows, so only the
-// structure is checked.
+// decodeAction decodes the body of an Action frame: the category, the
+// action's fixed fields and, for most actions, an element list.
 func (f *Frame) decodeAction(body []byte, b bounds) {
-	if len(body) < 1 {
-		f.fail(b, 1)
+	if !f.need(body, b, 1) {
+		return
 	}
+	action := uint8(0)
+	if len(body) >= 2 {
+		action = body[1]
+	}
+	offset, ok := actionElementsOffset(body[0], action)
+	if !ok {
+		return
+	}
+	if !f.need(body, b, offset) {
+		return
+	}
+	f.decodeTaggedParameters(body[offset:], bounds{captured: len(body) - offset, reported: b.reported - offset})
 }
 
 // decodeAuth decodes the body of an Authentication frame: algorithm,

@@ -171,9 +171,9 @@ func ParseMAC(s string) (MAC, error) {
 type nameFileKind int
 
 const (
-	kindManuf nameFileKind = iota // address, short name, optional long name
-	kindWKA                       // address, name
-	kindEthers                    // address, name; exact addresses only
+	kindManuf  nameFileKind = iota // address, short name, optional long name
+	kindWKA                        // address, name
+	kindEthers                     // address, name; exact addresses only
 )
 
 // LoadManuf reads a Wireshark manuf file: a prefix, a tab and a short name

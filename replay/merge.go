@@ -217,8 +217,8 @@ func (h mergeHeap) Less(i, j int) bool {
 	}
 	return h[i].index < h[j].index
 }
-func (h mergeHeap) Swap(i, j int)  { h[i], h[j] = h[j], h[i] }
-func (h *mergeHeap) Push(x any)    { *h = append(*h, x.(*activeFile)) }
+func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(*activeFile)) }
 func (h *mergeHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
