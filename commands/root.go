@@ -115,6 +115,7 @@ together in a shell or a cron job.`,
 
 	root.AddCommand(
 		NewCmdReplayPcap(g),
+		NewCmdStats(g),
 	)
 	return root
 }

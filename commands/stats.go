@@ -1,0 +1,167 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wifiq/wifiq/ops"
+	"github.com/wifiq/wifiq/record"
+)
+
+// StatsOptions are the settings of wifiq stats.
+type StatsOptions struct {
+	Inputs   []string
+	Window   time.Duration // 0: no windows
+	Location *time.Location
+	Output   string
+}
+
+// NewCmdStats builds the stats command.
+func NewCmdStats(g *Globals) *cobra.Command {
+	opts := &StatsOptions{}
+	var window, tz, output string
+	cmd := &cobra.Command{
+		Use:   "stats [FILE|-]...",
+		Short: "Count frames per subtype, with their earliest and latest time",
+		Long: `Read records (JSON lines in classic or tshark 4.0 style, or tshark's own
+-T ek output) and print the frames of each 802.11 subtype with its name and
+the earliest and latest event time.
+
+--window splits the counts into tumbling windows of event time: 1d windows
+are calendar days in UTC, or in the --tz zone (23 or 25 hours long on the days
+daylight saving time changes), and other sizes are aligned to the zone's wall
+clock.
+
+The output is a table on a terminal and JSON lines when piped; --output
+chooses. Lines that are not records are reported on stderr with their line
+number and skipped.`,
+		Example: `  wifiq replay-pcap testdata/corpus/ | wifiq stats
+  wifiq stats --window 1d --tz Europe/Berlin records.jsonl
+  tshark -r capture.pcapng -T ek -e wlan.fc.type_subtype | wifiq stats --output csv`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if window != "" {
+				if opts.Window, err = ops.ParseDuration(window); err != nil {
+					return usageError{err}
+				}
+			}
+			if opts.Location, err = time.LoadLocation(tz); err != nil {
+				return usagef("invalid --tz %q: want an IANA zone name such as UTC or Europe/Berlin", tz)
+			}
+			if opts.Output, err = resolveOutput(output, g.IO); err != nil {
+				return err
+			}
+			opts.Inputs = args
+			return statsRun(cmd.Context(), g, opts)
+		},
+	}
+	cmd.Flags().StringVar(&window, "window", "", "split counts into tumbling windows of this `size` (90s, 15m, 1h, 1d, 1w)")
+	cmd.Flags().StringVar(&tz, "tz", "UTC", "time `zone` for window boundaries and printed times")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: {table|json|csv} (default table on a terminal, json otherwise)")
+	return cmd
+}
+
+func statsRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
+	summary := &ops.SubtypeSummary{}
+	if opts.Window > 0 {
+		summary.Window = &ops.Tumbling{Size: opts.Window, Location: opts.Location}
+	}
+	skipped, err := readRecords(ctx, g, opts.Inputs, func(rec *record.Record) error {
+		summary.Add(rec)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	rep := subtypeReport(summary.Rows(), opts)
+	if err := rep.write(g.IO.Out, opts.Output); err != nil {
+		return err
+	}
+	if skipped > 0 {
+		return partialError{fmt.Sprintf("%d input lines were not records and were skipped", skipped)}
+	}
+	return nil
+}
+
+func subtypeReport(rows []ops.SubtypeRow, opts *StatsOptions) *report {
+	rep := &report{Columns: []string{"type_subtype", "name", "frames", "earliest", "latest"}}
+	if opts.Window > 0 {
+		rep.Columns = append([]string{"window_start", "window_end"}, rep.Columns...)
+	}
+	for _, r := range rows {
+		var subtype any = int64(r.TypeSubtype)
+		if r.TypeSubtype == ops.NoSubtype {
+			subtype = nil
+		}
+		row := []any{subtype, r.Name, r.Frames, timeCell{r.Earliest, opts.Location}, timeCell{r.Latest, opts.Location}}
+		if opts.Window > 0 {
+			row = append([]any{timeCell{r.Window.Start, opts.Location}, timeCell{r.Window.End, opts.Location}}, row...)
+		}
+		rep.Rows = append(rep.Rows, row)
+	}
+	return rep
+}
+
+// maxReportedLineErrors bounds the bad input lines printed one by one.
+const maxReportedLineErrors = 10
+
+// readRecords calls fn for every record of the inputs (standard input when
+// there are none) and returns the number of lines that were not records.
+func readRecords(ctx context.Context, g *Globals, inputs []string, fn func(*record.Record) error) (int, error) {
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	skipped := 0
+	for _, name := range inputs {
+		var r io.Reader = g.IO.In
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				return skipped, err
+			}
+			defer f.Close()
+			r = f
+		}
+		source := name
+		if name == "-" {
+			source = "stdin"
+		}
+		reader := record.NewReader(r, source)
+		for n := 0; ; n++ {
+			if n&4095 == 0 && ctx.Err() != nil {
+				return skipped, ctx.Err()
+			}
+			rec, err := reader.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			var lineErr *record.LineError
+			if errors.As(err, &lineErr) {
+				skipped++
+				if skipped <= maxReportedLineErrors {
+					g.Log.Warn("skipped a line that is not a record", "source", lineErr.Source, "line", lineErr.Line, "reason", lineErr.Reason)
+				} else if skipped == maxReportedLineErrors+1 {
+					g.Log.Warn("more lines are not records; only the count is reported from now on", "source", lineErr.Source)
+				}
+				continue
+			}
+			if err != nil {
+				return skipped, fmt.Errorf("unable to read %s: %w", source, err)
+			}
+			if err := fn(rec); err != nil {
+				return skipped, err
+			}
+		}
+	}
+	if skipped > maxReportedLineErrors {
+		g.Log.Warn("lines skipped in total", "skipped", skipped)
+	}
+	return skipped, nil
+}

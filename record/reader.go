@@ -1,0 +1,422 @@
+package record
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/wifiq/wifiq/capture"
+)
+
+// LineError describes an input line that is not a record.
+type LineError struct {
+	Source string
+	Line   int64
+	Reason string
+}
+
+func (e *LineError) Error() string {
+	return fmt.Sprintf("%s line %d: %s", e.Source, e.Line, e.Reason)
+}
+
+// Reader reads records from JSON lines: wifiq's flat records in either
+// style, and tshark's own -T ek output with its {"index":...} lines and the
+// fields inside "layers".
+type Reader struct {
+	// Source names the input in errors.
+	Source string
+	// Style forces the value style; nil detects it per record from
+	// wlan_fc_type_subtype ("0x..." means tshark 4.0 style).
+	Style *capture.Style
+
+	scanner *bufio.Scanner
+	line    int64
+	rec     Record
+	buf     []byte   // unescaped strings of the current record
+	values  []string // backing array for field values
+}
+
+// maxLine bounds a record line; longer lines are reported and skipped.
+const maxLine = 4 << 20
+
+// NewReader returns a reader of r; source names it in error messages.
+func NewReader(r io.Reader, source string) *Reader {
+	s := bufio.NewScanner(r)
+	s.Buffer(make([]byte, 256*1024), maxLine)
+	return &Reader{Source: source, scanner: s}
+}
+
+// Read returns the next record. A line that is not a record gives a
+// *LineError; the next call carries on with the following line. At the end
+// of input it returns io.EOF.
+func (r *Reader) Read() (*Record, error) {
+	for {
+		if !r.scanner.Scan() {
+			err := r.scanner.Err()
+			if errors.Is(err, bufio.ErrTooLong) {
+				r.line++
+				return nil, &LineError{Source: r.Source, Line: r.line, Reason: fmt.Sprintf("line longer than %d bytes; the rest of the input is not read", maxLine)}
+			}
+			if err != nil {
+				return nil, err
+			}
+			return nil, io.EOF
+		}
+		r.line++
+		line := r.scanner.Bytes()
+		trimmed := trimSpace(line)
+		if len(trimmed) == 0 {
+			continue
+		}
+		rec, skip, reason := r.parse(trimmed)
+		if skip {
+			continue
+		}
+		if reason != "" {
+			return nil, &LineError{Source: r.Source, Line: r.line, Reason: reason}
+		}
+		return rec, nil
+	}
+}
+
+// Line returns the number of the line read last.
+func (r *Reader) Line() int64 { return r.line }
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// parse decodes one line. skip is true for tshark's index lines.
+func (r *Reader) parse(line []byte) (rec *Record, skip bool, reason string) {
+	r.rec.Fields = r.rec.Fields[:0]
+	r.rec.Timestamp = 0
+	r.rec.Offset = r.line
+	r.buf = r.buf[:0]
+	r.values = r.values[:0]
+	p := parser{data: line, r: r}
+	hasTimestamp := false
+	if err := p.object(func(key string) error {
+		switch key {
+		case "index":
+			skip = true
+			return p.skipValue()
+		case "timestamp":
+			v, err := p.stringOrNumber()
+			if err != nil {
+				return err
+			}
+			ts, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("timestamp %q is not a whole number of milliseconds", v)
+			}
+			r.rec.Timestamp = ts
+			hasTimestamp = true
+			return nil
+		case "layers":
+			return p.object(p.field)
+		}
+		return p.field(key)
+	}); err != nil {
+		return nil, false, "invalid record: " + err.Error()
+	}
+	if skip {
+		return nil, true, ""
+	}
+	if !hasTimestamp {
+		return nil, false, `record has no "timestamp"`
+	}
+	if r.rec.Timestamp > 0 && r.rec.Timestamp < 100_000_000_000 {
+		return nil, false, fmt.Sprintf("timestamp %d is before 1973 in milliseconds: it looks like seconds; records carry milliseconds since the Unix epoch", r.rec.Timestamp)
+	}
+	r.rec.Style = r.detectStyle()
+	return &r.rec, false, ""
+}
+
+func (r *Reader) detectStyle() capture.Style {
+	if r.Style != nil {
+		return *r.Style
+	}
+	if v, ok := r.rec.First("wlan_fc_type_subtype"); ok && strings.HasPrefix(v, "0x") {
+		return capture.StyleTshark
+	}
+	for _, v := range r.rec.Get("wlan_ssid") {
+		if v == "<MISSING>" {
+			return capture.StyleTshark
+		}
+	}
+	return capture.StyleClassic
+}
+
+// parser is a small JSON reader for the record shape: objects whose values
+// are strings, numbers or arrays of them. Strings without escapes alias the
+// line; others are unescaped into the reader's buffer.
+type parser struct {
+	data []byte
+	pos  int
+	r    *Reader
+}
+
+func (p *parser) ws() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\r', '\n':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) expect(c byte) error {
+	p.ws()
+	if p.pos >= len(p.data) || p.data[p.pos] != c {
+		return p.errorf("want %q", c)
+	}
+	p.pos++
+	return nil
+}
+
+func (p *parser) errorf(format string, args ...any) error {
+	return fmt.Errorf("at byte %d: %s", p.pos+1, fmt.Sprintf(format, args...))
+}
+
+func (p *parser) object(member func(key string) error) error {
+	if err := p.expect('{'); err != nil {
+		return err
+	}
+	p.ws()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		return nil
+	}
+	for {
+		key, err := p.str()
+		if err != nil {
+			return err
+		}
+		if err := p.expect(':'); err != nil {
+			return err
+		}
+		if err := member(key); err != nil {
+			return err
+		}
+		p.ws()
+		if p.pos >= len(p.data) {
+			return p.errorf("object not closed")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return nil
+		default:
+			return p.errorf("want ',' or '}'")
+		}
+	}
+}
+
+// field reads a field value: an array of strings (or numbers), or a single
+// string, which is taken as an array of one.
+func (p *parser) field(key string) error {
+	p.ws()
+	if p.pos >= len(p.data) {
+		return p.errorf("missing value of %q", key)
+	}
+	start := len(p.r.values)
+	if p.data[p.pos] == '[' {
+		p.pos++
+		p.ws()
+		if p.pos < len(p.data) && p.data[p.pos] == ']' {
+			p.pos++
+		} else {
+			for {
+				v, err := p.stringOrNumber()
+				if err != nil {
+					return fmt.Errorf("field %q: %w", key, err)
+				}
+				p.r.values = append(p.r.values, v)
+				p.ws()
+				if p.pos >= len(p.data) {
+					return p.errorf("array of %q not closed", key)
+				}
+				if p.data[p.pos] == ',' {
+					p.pos++
+					continue
+				}
+				if p.data[p.pos] == ']' {
+					p.pos++
+					break
+				}
+				return p.errorf("want ',' or ']' in %q", key)
+			}
+		}
+	} else {
+		v, err := p.stringOrNumber()
+		if err != nil {
+			return fmt.Errorf("field %q: %w", key, err)
+		}
+		p.r.values = append(p.r.values, v)
+	}
+	values := p.r.values[start:len(p.r.values):len(p.r.values)]
+	p.r.rec.Fields = append(p.r.rec.Fields, Field{Key: key, Values: values})
+	return nil
+}
+
+func (p *parser) stringOrNumber() (string, error) {
+	p.ws()
+	if p.pos < len(p.data) && p.data[p.pos] == '"' {
+		return p.str()
+	}
+	start := p.pos
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			p.pos++
+			continue
+		}
+		break
+	}
+	if p.pos == start {
+		return "", p.errorf("want a string or a number")
+	}
+	return unsafeString(p.data[start:p.pos]), nil
+}
+
+func (p *parser) str() (string, error) {
+	if err := p.expect('"'); err != nil {
+		return "", err
+	}
+	start := p.pos
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		if c == '"' {
+			s := unsafeString(p.data[start:p.pos])
+			p.pos++
+			return s, nil
+		}
+		if c == '\\' {
+			return p.escapedString(start)
+		}
+		p.pos++
+	}
+	return "", p.errorf("string not closed")
+}
+
+// escapedString finishes a string that contains escapes, from start.
+func (p *parser) escapedString(start int) (string, error) {
+	bufStart := len(p.r.buf)
+	p.r.buf = append(p.r.buf, p.data[start:p.pos]...)
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			return unsafeString(p.r.buf[bufStart:len(p.r.buf):len(p.r.buf)]), nil
+		case c == '\\':
+			if p.pos+1 >= len(p.data) {
+				return "", p.errorf("escape at end of line")
+			}
+			e := p.data[p.pos+1]
+			p.pos += 2
+			switch e {
+			case '"', '\\', '/':
+				p.r.buf = append(p.r.buf, e)
+			case 'n':
+				p.r.buf = append(p.r.buf, '\n')
+			case 'r':
+				p.r.buf = append(p.r.buf, '\r')
+			case 't':
+				p.r.buf = append(p.r.buf, '\t')
+			case 'b':
+				p.r.buf = append(p.r.buf, '\b')
+			case 'f':
+				p.r.buf = append(p.r.buf, '\f')
+			case 'u':
+				if p.pos+4 > len(p.data) {
+					return "", p.errorf("short \\u escape")
+				}
+				v, err := strconv.ParseUint(string(p.data[p.pos:p.pos+4]), 16, 16)
+				if err != nil {
+					return "", p.errorf("invalid \\u escape")
+				}
+				p.pos += 4
+				r := rune(v)
+				if r >= 0xd800 && r < 0xdc00 && p.pos+6 <= len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
+					if lo, err := strconv.ParseUint(string(p.data[p.pos+2:p.pos+6]), 16, 16); err == nil && lo >= 0xdc00 && lo < 0xe000 {
+						r = (r-0xd800)<<10 + (rune(lo) - 0xdc00) + 0x10000
+						p.pos += 6
+					}
+				}
+				p.r.buf = utf8.AppendRune(p.r.buf, r)
+			default:
+				return "", p.errorf("invalid escape \\%c", e)
+			}
+		default:
+			p.r.buf = append(p.r.buf, c)
+			p.pos++
+		}
+	}
+	return "", p.errorf("string not closed")
+}
+
+// skipValue skips any JSON value.
+func (p *parser) skipValue() error {
+	p.ws()
+	if p.pos >= len(p.data) {
+		return p.errorf("missing value")
+	}
+	switch p.data[p.pos] {
+	case '{':
+		return p.object(func(string) error { return p.skipValue() })
+	case '[':
+		p.pos++
+		p.ws()
+		if p.pos < len(p.data) && p.data[p.pos] == ']' {
+			p.pos++
+			return nil
+		}
+		for {
+			if err := p.skipValue(); err != nil {
+				return err
+			}
+			p.ws()
+			if p.pos < len(p.data) && p.data[p.pos] == ',' {
+				p.pos++
+				continue
+			}
+			return p.expect(']')
+		}
+	case '"':
+		_, err := p.str()
+		return err
+	}
+	for _, lit := range []string{"true", "false", "null"} {
+		if strings.HasPrefix(unsafeString(p.data[p.pos:]), lit) {
+			p.pos += len(lit)
+			return nil
+		}
+	}
+	_, err := p.stringOrNumber()
+	return err
+}
+
+// unsafeString views b as a string without copying. The reader keeps b
+// unchanged until its next Read, which is as long as records are valid.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
