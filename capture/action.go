@@ -16,37 +16,38 @@ const noElements = -1
 type actionLayout struct {
 	fallback int8           // for action codes not listed
 	byAction map[uint8]int8 // offsets that differ from fallback
+	listed   bool
 }
 
 var actionLayouts = [128]actionLayout{
-	0:   {2, map[uint8]int8{0: 3, 1: 3, 2: 3, 3: 3}},
-	1:   {2, map[uint8]int8{0: 3, 1: 5, 2: 7}},
-	2:   {2, map[uint8]int8{0: 18, 1: 16, 2: 16}},
-	3:   {1, map[uint8]int8{0: 9, 1: 9, 2: 6}},
-	4:   {2, map[uint8]int8{4: 6, 9: 5, 10: 7, 11: 11, 12: 3, 13: 12, 14: 5, 16: 15, 17: 15, 32: 3, 33: 20, 34: 15, 47: 21}},
-	5:   {2, map[uint8]int8{0: 5, 1: 3, 2: 5, 3: 11, 4: 3, 5: 3}},
-	6:   {2, map[uint8]int8{1: 14, 2: 16, 3: 14, 4: 16}},
-	7:   {2, map[uint8]int8{0: 3, 1: 3, 2: 4, 3: 3, 4: noElements, 5: noElements, 6: 9, 7: 3, 8: 3}},
-	8:   {2, map[uint8]int8{0: 4, 1: 4}},
-	9:   {2, map[uint8]int8{4: 6, 9: 5, 10: 7, 11: 11, 12: 3, 13: 12, 14: 5, 16: 15, 17: 15, 32: 3, 33: 20, 34: 15, 47: 21}},
-	10:  {2, map[uint8]int8{6: noElements, 8: noElements, 13: 3, 14: 3, 16: 3, 17: 5, 26: noElements}},
-	11:  {2, map[uint8]int8{0: 21, 1: 4}},
-	12:  {2, map[uint8]int8{0: 5, 1: 5, 2: 5, 3: 4, 4: 3, 5: 4, 6: 4, 7: 3, 8: 5, 9: 3, 10: 3}},
-	13:  {2, map[uint8]int8{10: 4}},
-	14:  {fallback: 8},
-	15:  {2, map[uint8]int8{1: 4, 2: 6}},
-	16:  {2, map[uint8]int8{0: 4, 1: 5, 2: 8, 3: 8, 4: 4, 5: 4, 6: 3, 7: 3, 8: 5, 9: 5, 10: 3, 11: noElements, 12: 9, 13: 3, 14: 11, 15: 8, 18: 7, 19: 3, 20: 4, 21: 4, 22: 5}},
-	17:  {fallback: 4},
-	18:  {2, map[uint8]int8{0: 7, 1: 5, 2: 6, 3: 7, 4: 7, 5: 6}},
-	19:  {2, map[uint8]int8{0: 5, 1: 3, 4: 5, 5: 7}},
-	20:  {2, map[uint8]int8{0: 12, 1: 7}},
-	21:  {2, map[uint8]int8{0: noElements, 1: noElements, 2: noElements}},
-	22:  {2, map[uint8]int8{0: 5, 1: 5, 2: 4, 3: 4, 4: 4, 5: 4, 6: 5, 7: 3, 8: 4, 9: 4, 11: 3}},
-	30:  {2, map[uint8]int8{0: noElements, 1: 9}},
-	31:  {2, map[uint8]int8{0: 7}},
-	34:  {2, map[uint8]int8{1: 3, 2: 20, 3: 23}},
-	126: {fallback: noElements},
-	127: {fallback: noElements},
+	0:   {2, map[uint8]int8{0: 3, 1: 3, 2: 3, 3: 3}, true},
+	1:   {2, map[uint8]int8{0: 3, 1: 5, 2: 7}, true},
+	2:   {2, map[uint8]int8{0: 18, 1: 16, 2: 16}, true},
+	3:   {0, map[uint8]int8{0: 9, 1: 9, 2: 6}, true},
+	4:   {2, map[uint8]int8{4: 6, 9: 5, 10: 7, 11: 11, 12: 3, 13: 12, 14: 5, 16: 15, 17: 15, 32: 3, 33: 20, 34: 15, 47: 21}, true},
+	5:   {2, map[uint8]int8{0: 5, 1: 3, 2: 5, 3: 11, 4: 3, 5: 3}, true},
+	6:   {2, map[uint8]int8{1: 14, 2: 16, 3: 14, 4: 16}, true},
+	7:   {2, map[uint8]int8{0: 3, 1: 3, 2: 4, 3: 3, 4: noElements, 5: noElements, 6: 9, 7: 3, 8: 3}, true},
+	8:   {2, map[uint8]int8{0: 4, 1: 4}, true},
+	9:   {2, map[uint8]int8{4: 6, 9: 5, 10: 7, 11: 11, 12: 3, 13: 12, 14: 5, 16: 15, 17: 15, 32: 3, 33: 20, 34: 15, 47: 21}, true},
+	10:  {2, map[uint8]int8{6: noElements, 8: noElements, 13: 3, 14: 3, 16: 3, 17: 5, 26: noElements}, true},
+	11:  {2, map[uint8]int8{0: 21, 1: 4}, true},
+	12:  {2, map[uint8]int8{0: 5, 1: 5, 2: 5, 3: 4, 4: 3, 5: 4, 6: 4, 7: 3, 8: 5, 9: 3, 10: 3}, true},
+	13:  {2, map[uint8]int8{10: 4}, true},
+	14:  {fallback: 8, listed: true},
+	15:  {2, map[uint8]int8{1: 4, 2: 6}, true},
+	16:  {2, map[uint8]int8{0: 4, 1: 5, 2: 8, 3: 8, 4: 4, 5: 4, 6: 3, 7: 3, 8: 5, 9: 5, 10: 3, 11: noElements, 12: 9, 13: 3, 14: 11, 15: 8, 18: 7, 19: 3, 20: 4, 21: 4, 22: 5}, true},
+	17:  {fallback: 4, listed: true},
+	18:  {2, map[uint8]int8{0: 7, 1: 5, 2: 6, 3: 7, 4: 7, 5: 6}, true},
+	19:  {2, map[uint8]int8{0: 5, 1: 3, 4: 5, 5: 7}, true},
+	20:  {2, map[uint8]int8{0: 12, 1: 7}, true},
+	21:  {2, map[uint8]int8{0: noElements, 1: noElements, 2: noElements}, true},
+	22:  {2, map[uint8]int8{0: 5, 1: 5, 2: 4, 3: 4, 4: 4, 5: 4, 6: 5, 7: 3, 8: 4, 9: 4, 11: 3}, true},
+	30:  {2, map[uint8]int8{0: noElements, 1: 9}, true},
+	31:  {2, map[uint8]int8{0: 7}, true},
+	34:  {2, map[uint8]int8{1: 3, 2: 20, 3: 23}, true},
+	126: {fallback: noElements, listed: true},
+	127: {fallback: noElements, listed: true},
 }
 
 // actionElementsOffset returns the offset of the element list in an Action
@@ -57,7 +58,7 @@ func actionElementsOffset(category, action uint8) (int, bool) {
 	if v, ok := layout.byAction[action]; ok {
 		offset = v
 	}
-	if layout.fallback == 0 && layout.byAction == nil {
+	if !layout.listed {
 		offset = 1 // unlisted category: elements follow the category octet
 	}
 	if offset == noElements {

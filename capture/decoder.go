@@ -152,13 +152,14 @@ func (d *Decoder) Decode(lt LinkType, timestamp int64, data []byte, length int) 
 
 	frameLen := f.Length - headerLen
 	if f.Radio.Present {
-		airLen := frameLen
+		extra := 0
 		if lt == LinkTypePPI {
 			// tshark 4.0 counts 4 more bytes than follow a PPI header,
-			// whether or not they end in an FCS.
-			airLen += 4
+			// whether or not they end in an FCS, but only when it computes
+			// the airtime, not when it adds up the length of an A-MPDU.
+			extra = 4
 		}
-		d.radioDuration(f, airLen)
+		d.radioDuration(f, frameLen, extra)
 	}
 	d.decodeMACWithFCS(f, data[headerLen:], frameLen)
 	return f, nil
@@ -198,7 +199,7 @@ func (d *Decoder) decodeMACWithFCS(f *Frame, mac []byte, reported int) {
 
 // radioDuration computes wlan_radio.duration, following tshark's A-MPDU
 // detection across consecutive records.
-func (d *Decoder) radioDuration(f *Frame, frameLen int) {
+func (d *Decoder) radioDuration(f *Frame, frameLen, extra int) {
 	r := &f.Radio
 	a := &d.agg
 	prior := 0
@@ -235,7 +236,7 @@ func (d *Decoder) radioDuration(f *Frame, frameLen int) {
 	a.hasRadio = true
 	a.hasTSF, a.tsf, a.phy, a.ht, a.vht = r.HasTSF, r.TSF, r.PHY, r.HT, r.VHT
 
-	if duration, _, ok := effective.duration(frameLen, prior); ok {
+	if duration, _, ok := effective.duration(frameLen+extra, prior); ok {
 		f.HasDuration, f.Duration = true, duration
 	}
 }

@@ -212,9 +212,14 @@ func (f *Frame) decodeManagement(data []byte, b bounds) {
 }
 
 // decodeTaggedParameters walks an element list that follows fixed fields, if
-// any bytes follow them.
+// any bytes follow them. tshark reads the first element header before it adds
+// the list, so a list cut off before its first byte is not reported.
 func (f *Frame) decodeTaggedParameters(elements []byte, b bounds) {
 	if b.reported <= 0 {
+		return
+	}
+	if len(elements) == 0 {
+		f.fail(b, 1)
 		return
 	}
 	f.TaggedParameters++
@@ -232,6 +237,45 @@ func (f *Frame) decodeControl(data []byte, b bounds) {
 	}
 	f.addAddress(RoleRA, data[4:10])
 	f.addControlAddresses(f.Subtype, data, b, 10)
+	if end := controlBodyEnd(f.Subtype, data); end > 0 {
+		f.need(data, b, end)
+	}
+}
+
+// controlBodyEnd returns the length a control frame needs for the fixed
+// fields tshark reads, or 0 when it does not check.
+func controlBodyEnd(subtype uint8, data []byte) int {
+	switch subtype {
+	case subtypeControlExt:
+		// DMG control frame extensions (IEEE 802.11-2020 9.3.1.11-19).
+		switch data[1] & 0x0f {
+		case 2: // Poll: response offset
+			return 18
+		case 3, 4, 7: // SPR, Grant, Grant Ack
+			return 23
+		case 8: // SSW
+			return 22
+		case 9, 10: // SSW-Feedback, SSW-Ack
+			return 24
+		}
+	case subtypeBeamformingPoll:
+		return 17
+	case subtypeNDPA:
+		return 19
+	case subtypeBlockAckReq:
+		return 20
+	case subtypeBlockAck:
+		if len(data) < 18 {
+			return 18
+		}
+		switch (binary.LittleEndian.Uint16(data[16:]) >> 1) & 0x0f {
+		case 0: // basic: starting sequence control and a 128-byte bitmap
+			return 20 + 128
+		case 2: // compressed: an 8-byte bitmap
+			return 20 + 8
+		}
+	}
+	return 0
 }
 
 // addControlAddresses adds the roles of the second address of a control
@@ -291,7 +335,11 @@ func dataHeaderLength(subtype, flags uint8) int {
 func (f *Frame) decodeData(data []byte, b bounds, dataPad bool) {
 	headerLen := dataHeaderLength(f.Subtype, f.Flags)
 	qos := f.Subtype&0x08 != 0
-	if qos && !f.need(data, b, headerLen) {
+	qosEnd := 26
+	if f.Flags&(flagToDS|flagFromDS) == flagToDS|flagFromDS {
+		qosEnd = 32
+	}
+	if qos && !f.need(data, b, qosEnd) {
 		// tshark reads the QoS Control field before it adds any field.
 		return
 	}
@@ -310,7 +358,7 @@ func (f *Frame) decodeData(data []byte, b bounds, dataPad bool) {
 	}
 	// In an A-MSDU the source and destination travel in each subframe, so
 	// the header address that would carry them is not reported as such.
-	amsdu := qos && data[headerLen-2]&0x80 != 0
+	amsdu := qos && data[qosEnd-2]&0x80 != 0
 	a1, a2, a3 := data[4:10], data[10:16], data[16:22]
 	switch f.Flags & (flagToDS | flagFromDS) {
 	case 0:
@@ -361,6 +409,14 @@ func (f *Frame) decodeData(data []byte, b bounds, dataPad bool) {
 	}
 	body := data[bodyStart:]
 	bodyBounds := bounds{captured: len(body), reported: b.reported - bodyStart}
+	if !f.need(body, bodyBounds, 3) {
+		// The LLC header (DSAP, SSAP, control) is missing.
+		return
+	}
+	if body[0] == 0xaa && body[1] == 0xaa && body[2] == 0x03 && !f.need(body, bodyBounds, 8) {
+		// The SNAP header (OUI and EtherType) is missing.
+		return
+	}
 	if amsdu {
 		f.decodeAMSDU(body, bodyBounds)
 		return
@@ -383,6 +439,8 @@ func (f *Frame) decodeExtension(data []byte, b bounds) {
 	case 1: // S1G Beacon: source address, timestamp (4), change sequence (1).
 		f.addAddress(RoleRA, data[4:10])
 		f.addAddress(RoleSA, data[4:10])
+		// tshark gives this source address no resolved name.
+		f.unresolvedSA = true
 		if f.need(data, b, 15) {
 			f.decodeTaggedParameters(data[15:], bounds{captured: len(data) - 15, reported: b.reported - 15})
 		}

@@ -12,6 +12,13 @@ const (
 	elementExtension     = 255
 )
 
+// Action categories and the public action code whose body starts with an OUI.
+const (
+	actionPublic         = 4
+	actionProtectedDual  = 9
+	actionVendorSpecific = 9
+)
+
 // Well-known OUIs.
 const (
 	ouiMicrosoft = 0x0050f2
@@ -58,49 +65,63 @@ func (f *Frame) decodeElements(data []byte, b bounds) {
 		id, length := data[offset], int(data[offset+1])
 		start, end := offset+2, offset+2+int(length)
 		if end > len(data) {
-			// The element claims more bytes than there are: its body cannot
-			// be decoded, and neither can anything after it.
+			// The element claims more bytes than were captured (or than the
+			// frame has): tshark decodes the part that is there, then stops.
+			f.decodeElement(id, data[start:], length)
 			f.fail(b, end)
 			return
 		}
-		f.decodeElement(id, data[start:end])
+		f.decodeElement(id, data[start:end], length)
 		offset = end
 	}
 }
 
-func (f *Frame) decodeElement(id uint8, body []byte) {
+// decodeElement decodes one element whose declared length is length; body
+// is shorter than that when the capture cut the element off.
+func (f *Frame) decodeElement(id uint8, body []byte, length int) {
+	complete := len(body) == length
 	switch id {
 	case elementSSID:
 		if f.ssidSeen {
 			return
 		}
 		f.ssidSeen = true
-		if len(body) > 32 {
+		if length > 32 {
 			f.Malformed = true
 		}
-		f.SSIDs = append(f.SSIDs, body)
+		if complete {
+			f.SSIDs = append(f.SSIDs, body)
+		}
 	case elementCountry:
-		if len(body) < 6 {
+		if length < 6 {
 			f.Malformed = true
 			return
 		}
-		f.Countries = append(f.Countries, body[:2])
+		if len(body) >= 2 {
+			f.Countries = append(f.Countries, body[:2])
+		}
 	case elementMultipleBSSID:
-		f.decodeMultipleBSSID(body)
+		if complete {
+			f.decodeMultipleBSSID(body)
+		}
 	case elementSSIDList:
-		f.decodeSSIDList(body)
+		if complete {
+			f.decodeSSIDList(body)
+		}
 	case elementVendor:
-		f.decodeVendor(body)
+		f.decodeVendor(body, length)
 	case elementExtension:
-		if len(body) == 0 {
+		if length == 0 {
 			f.Malformed = true
 			return
 		}
-		if lengths := extensionMalformedLengths[body[0]]; lengths != nil && lengths.has(len(body)-1) {
-			f.Malformed = true
+		if complete {
+			if lengths := extensionMalformedLengths[body[0]]; lengths != nil && lengths.has(length-1) {
+				f.Malformed = true
+			}
 		}
 	default:
-		if lengths := elementMalformedLengths[id]; lengths != nil && lengths.has(len(body)) {
+		if lengths := elementMalformedLengths[id]; complete && lengths != nil && lengths.has(length) {
 			f.Malformed = true
 		}
 	}
@@ -153,19 +174,28 @@ func (f *Frame) decodeSSIDList(body []byte) {
 	}
 }
 
-func (f *Frame) decodeVendor(body []byte) {
-	if len(body) < 3 {
+// decodeVendor decodes a Vendor Specific element: OUI (3), OUI type (1) and
+// vendor data. body may be cut short of length by the capture.
+func (f *Frame) decodeVendor(body []byte, length int) {
+	if length < 3 {
 		f.Malformed = true
 		return
 	}
+	if len(body) < 3 {
+		return
+	}
 	v := VendorElement{OUI: uint32(body[0])<<16 | uint32(body[1])<<8 | uint32(body[2])}
-	if len(body) < 4 {
+	if length < 4 {
 		f.Vendors = append(f.Vendors, v)
 		f.Malformed = true
 		return
 	}
+	if len(body) < 4 {
+		f.Vendors = append(f.Vendors, v)
+		return
+	}
 	v.HasType, v.Type = true, body[3]
-	if !vendorDissectedOUIs[v.OUI] {
+	if !vendorDissectedOUIs[v.OUI] && len(body) == length {
 		v.Data = body[3:]
 	}
 	f.Vendors = append(f.Vendors, v)
@@ -213,6 +243,12 @@ func (f *Frame) decodeAction(body []byte, b bounds) {
 	offset, ok := actionElementsOffset(body[0], action)
 	if !ok {
 		return
+	}
+	category := body[0] & 0x7f
+	if (category == actionPublic || category == actionProtectedDual) && action == actionVendorSpecific && len(body) >= 5 {
+		// tshark reports the OUI of a vendor-specific public action as
+		// wlan.tag.oui.
+		f.Vendors = append(f.Vendors, VendorElement{OUI: uint32(body[2])<<16 | uint32(body[3])<<8 | uint32(body[4])})
 	}
 	if !f.need(body, b, offset) {
 		return

@@ -154,6 +154,9 @@ func (e *Encoder) appendValues(dst []byte, id FieldID, f *Frame) []byte {
 			dst = appendQuotedMAC(dst, m)
 		}
 	case FieldRAResolved, FieldDAResolved, FieldTAResolved, FieldSAResolved, FieldSTAAResolved, FieldBSSIDResolved:
+		if id == FieldSAResolved && f.unresolvedSA {
+			break
+		}
 		for _, m := range f.addrs[addressRole(id-1)] {
 			dst = appendJSONString(dst, e.Resolver.Resolve(m))
 		}

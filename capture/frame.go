@@ -95,7 +95,8 @@ type Frame struct {
 	// (snap length), as tshark's _ws.short.
 	Short bool
 
-	ssidSeen bool
+	ssidSeen     bool
+	unresolvedSA bool
 }
 
 // Addresses returns the addresses the frame carries in a role, in frame order.

@@ -102,17 +102,18 @@ type VHTInfo struct {
 type channelRange struct {
 	minMHz, maxMHz uint16
 	firstChannel   int
+	band24         bool // a 2.4 GHz (802.11b/g) range
 }
 
 // channelRanges lists the bands tshark 4.0 converts. The 5 GHz band ends at
 // 5925 MHz and the 6 GHz band starts at 5950 MHz (channel 0), so 5955 MHz is
 // channel 1, not 191; frequencies between bands have no channel.
 var channelRanges = []channelRange{
-	{2412, 2472, 1},
-	{2484, 2484, 14},
-	{5000, 5925, 0},
-	{5950, 7125, 0},
-	{4910, 4980, 182},
+	{2412, 2472, 1, true},
+	{2484, 2484, 14, true},
+	{5000, 5925, 0, false},
+	{5950, 7125, 0, false},
+	{4910, 4980, 182, false},
 }
 
 // ChannelFromMHz returns the IEEE 802.11 channel number of a centre
@@ -121,6 +122,19 @@ func ChannelFromMHz(mhz uint16) (int, bool) {
 	for _, band := range channelRanges {
 		if mhz >= band.minMHz && mhz <= band.maxMHz {
 			return int(mhz-band.minMHz)/5 + band.firstChannel, true
+		}
+	}
+	return 0, false
+}
+
+// MHzFromChannel returns the centre frequency of a channel number in the
+// 2.4 GHz band (band24) or in the 5 and 6 GHz bands, trying the ranges in
+// the order tshark 4.0 does, and false when no range holds the channel.
+func MHzFromChannel(channel int, band24 bool) (uint16, bool) {
+	for _, band := range channelRanges {
+		last := band.firstChannel + int(band.maxMHz-band.minMHz)/5
+		if band.band24 == band24 && channel >= band.firstChannel && channel <= last {
+			return band.minMHz + uint16(channel-band.firstChannel)*5, true
 		}
 	}
 	return 0, false

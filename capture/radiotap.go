@@ -249,9 +249,9 @@ func (r *Radio) radiotapMCS(known, flags, index uint8) {
 	if known&mcsKnownIndex != 0 {
 		ht.HasMCS, ht.MCS = true, index
 	}
-	if known&mcsKnownGI != 0 {
-		ht.HasShortGI, ht.ShortGI = true, flags&0x04 != 0
-	}
+	// tshark 4.0 assumes a long guard interval when the field does not say.
+	ht.HasShortGI = true
+	ht.ShortGI = known&mcsKnownGI != 0 && flags&0x04 != 0
 	if known&mcsKnownFormat != 0 {
 		ht.HasGreenfield, ht.Greenfield = true, flags&0x08 != 0
 	}
