@@ -6,6 +6,7 @@ import "encoding/binary"
 const (
 	elementSSID          = 0
 	elementCountry       = 7
+	elementRSN           = 48
 	elementMultipleBSSID = 71
 	elementSSIDList      = 84
 	elementVendor        = 221
@@ -108,6 +109,13 @@ func (f *Frame) decodeElement(id uint8, body []byte, length int) {
 		if complete {
 			f.decodeSSIDList(body)
 		}
+	case elementRSN:
+		if lengths := elementMalformedLengths[id]; complete && lengths != nil && lengths.has(length) {
+			f.Malformed = true
+		}
+		if complete && rsnCountsTooLarge(body) {
+			f.Malformed = true
+		}
 	case elementVendor:
 		f.decodeVendor(body, length)
 	case elementExtension:
@@ -125,6 +133,26 @@ func (f *Frame) decodeElement(id uint8, body []byte, length int) {
 			f.Malformed = true
 		}
 	}
+}
+
+// rsnCountsTooLarge reports whether an RSN element's pairwise cipher suite
+// count or AKM suite count promises more 4-byte suites than the element has
+// room for, which tshark marks as malformed (IEEE 802.11-2020 9.4.2.24).
+func rsnCountsTooLarge(body []byte) bool {
+	const suitesStart = 2 + 4 + 2 // version, group cipher suite, pairwise count
+	if len(body) < suitesStart {
+		return false
+	}
+	pairwise := int(binary.LittleEndian.Uint16(body[6:8]))
+	if 4*pairwise > len(body)-suitesStart {
+		return true
+	}
+	offset := suitesStart + 4*pairwise
+	if offset+2 > len(body) {
+		return false
+	}
+	akm := int(binary.LittleEndian.Uint16(body[offset : offset+2]))
+	return 4*akm > len(body)-offset-2
 }
 
 // decodeMultipleBSSID walks the subelements of a Multiple BSSID element: a
