@@ -21,7 +21,7 @@ type LineError struct {
 }
 
 func (e *LineError) Error() string {
-	return fmt.Sprintf("%s line %d: %s", e.Source, e.Line, e.Reason)
+	return fmt.Sprintf("%s:%d: %s", e.Source, e.Line, e.Reason)
 }
 
 // Reader reads records from JSON lines: wifiq's flat records in either

@@ -3,6 +3,8 @@ package main
 
 import (
 	"os"
+	// Time zones for --tz work on machines without a zoneinfo database.
+	_ "time/tzdata"
 
 	"github.com/wifiq/wifiq/commands"
 )

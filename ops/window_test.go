@@ -1,0 +1,72 @@
+package ops
+
+import (
+	"testing"
+	"time"
+)
+
+func ms(s string) int64 {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UnixMilli()
+}
+
+func TestTumblingOf(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		window     Tumbling
+		at         string
+		start, end string
+	}{
+		{"hour in UTC", Tumbling{Size: time.Hour}, "2024-05-01T11:59:59.999Z", "2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z"},
+		{"start is inside", Tumbling{Size: time.Hour}, "2024-05-01T12:00:00Z", "2024-05-01T12:00:00Z", "2024-05-01T13:00:00Z"},
+		{"15 minutes", Tumbling{Size: 15 * time.Minute}, "2024-05-01T12:44:10Z", "2024-05-01T12:30:00Z", "2024-05-01T12:45:00Z"},
+		{"day in UTC", Tumbling{Size: 24 * time.Hour}, "2024-05-01T23:59:59Z", "2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z"},
+		{"before 1970", Tumbling{Size: 24 * time.Hour}, "1969-12-31T10:00:00Z", "1969-12-31T00:00:00Z", "1970-01-01T00:00:00Z"},
+		{"week from the epoch (a Thursday)", Tumbling{Size: 7 * 24 * time.Hour}, "2024-05-01T10:00:00Z", "2024-04-25T00:00:00Z", "2024-05-02T00:00:00Z"},
+		{"day in Berlin, summer", Tumbling{Size: 24 * time.Hour, Location: berlin}, "2024-05-01T22:30:00Z", "2024-05-01T22:00:00Z", "2024-05-02T22:00:00Z"},
+		{"day in Berlin lasting 23 hours", Tumbling{Size: 24 * time.Hour, Location: berlin}, "2024-03-31T12:00:00Z", "2024-03-30T23:00:00Z", "2024-03-31T22:00:00Z"},
+		{"day in Berlin lasting 25 hours", Tumbling{Size: 24 * time.Hour, Location: berlin}, "2024-10-27T12:00:00Z", "2024-10-26T22:00:00Z", "2024-10-27T23:00:00Z"},
+		{"hour at a half-hour offset", Tumbling{Size: time.Hour, Location: kolkata}, "2024-05-01T12:10:00Z", "2024-05-01T11:30:00Z", "2024-05-01T12:30:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.window.Of(ms(tt.at))
+			want := Window{Start: ms(tt.start), End: ms(tt.end)}
+			if got != want {
+				t.Errorf("Of(%s) = [%s, %s), want [%s, %s)", tt.at,
+					time.UnixMilli(got.Start).UTC().Format(time.RFC3339), time.UnixMilli(got.End).UTC().Format(time.RFC3339),
+					tt.start, tt.end)
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	good := map[string]time.Duration{
+		"90s": 90 * time.Second, "15m": 15 * time.Minute, "1h30m": 90 * time.Minute,
+		"1d": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour,
+		"1d12h": 36 * time.Hour, "250ms": 250 * time.Millisecond,
+	}
+	for in, want := range good {
+		got, err := ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0s", "-1h", "1.5d", "xd", "1x", "1us", "d"} {
+		if got, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
+		}
+	}
+}

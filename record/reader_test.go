@@ -1,0 +1,152 @@
+package record
+
+import (
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wifiq/wifiq/capture"
+)
+
+func TestReaderShapes(t *testing.T) {
+	input := strings.Join([]string{
+		// wifiq classic style
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["4"],"wlan_ssid":["Caf\u00e9 \"Eck\""],"wlan_sa":["da:a1:19:6b:0c:42"]}`,
+		// tshark -T ek: an index line, then the fields inside "layers"
+		`{"index":{"_index":"packets-2024-05-01","_type":"doc"}}`,
+		`{"timestamp":"1714561200100","layers":{"wlan_fc_type_subtype":["0x0008"],"wlan_ssid":["<MISSING>"]}}`,
+		``,
+		// numbers instead of strings, and a single value instead of an array
+		`{"timestamp":1714561200200,"wlan_radio_signal_dbm":-61,"wlan_fc_type_subtype":"0x0004"}`,
+	}, "\n")
+	r := NewReader(strings.NewReader(input), "test")
+	type want struct {
+		ts     int64
+		style  capture.Style
+		key    string
+		values []string
+	}
+	wants := []want{
+		{1714561200000, capture.StyleClassic, "wlan_ssid", []string{`Café "Eck"`}},
+		{1714561200100, capture.StyleTshark, "wlan_ssid", []string{"<MISSING>"}},
+		{1714561200200, capture.StyleTshark, "wlan_radio_signal_dbm", []string{"-61"}},
+	}
+	for i, w := range wants {
+		rec, err := r.Read()
+		if err != nil {
+			t.Fatalf("record %d: %v", i+1, err)
+		}
+		if rec.Timestamp != w.ts || rec.Style != w.style || !slices.Equal(rec.Get(w.key), w.values) {
+			t.Errorf("record %d: timestamp %d style %v %s=%q; want %d %v %q",
+				i+1, rec.Timestamp, rec.Style, w.key, rec.Get(w.key), w.ts, w.style, w.values)
+		}
+	}
+	if _, err := r.Read(); err != io.EOF {
+		t.Errorf("after the last record: %v, want io.EOF", err)
+	}
+}
+
+// TestReaderBadLines checks that a bad line gives an error naming its line
+// and reason, and that the good records around it are not lost.
+func TestReaderBadLines(t *testing.T) {
+	input := strings.Join([]string{
+		`{"timestamp":"1714561200000","wlan_fc_type":["0"]}`,
+		`not json`,
+		`{"wlan_fc_type":["0"]}`,
+		`{"timestamp":"1714561200","wlan_fc_type":["0"]}`,
+		`{"timestamp":"soon"}`,
+		`{"timestamp":"1714561200000","wlan_ssid":["unterminated]}`,
+		`{"timestamp":"1714561200300","wlan_fc_type":["1"]}`,
+	}, "\n")
+	r := NewReader(strings.NewReader(input), "capture.json")
+	var good []int64
+	var reasons []string
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		var le *LineError
+		if errors.As(err, &le) {
+			reasons = append(reasons, le.Error())
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		good = append(good, rec.Timestamp)
+	}
+	if !slices.Equal(good, []int64{1714561200000, 1714561200300}) {
+		t.Errorf("good records %v, want the first and the last", good)
+	}
+	wantParts := []string{
+		"capture.json:2", "capture.json:3: record has no \"timestamp\"",
+		"capture.json:4: timestamp 1714561200 is before 1973", "capture.json:5", "capture.json:6",
+	}
+	if len(reasons) != len(wantParts) {
+		t.Fatalf("errors %q, want %d", reasons, len(wantParts))
+	}
+	for i, part := range wantParts {
+		if !strings.Contains(reasons[i], part) {
+			t.Errorf("error %q does not contain %q", reasons[i], part)
+		}
+	}
+}
+
+func TestCloneOutlivesNextRead(t *testing.T) {
+	r := NewReader(strings.NewReader(`{"timestamp":"1714561200000","wlan_sa":["aa:aa:aa:aa:aa:aa"]}
+{"timestamp":"1714561200001","wlan_sa":["bb:bb:bb:bb:bb:bb"]}`), "test")
+	first, _ := r.Read()
+	kept := first.Clone()
+	if _, err := r.Read(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := kept.First("wlan_sa"); got != "aa:aa:aa:aa:aa:aa" || kept.Timestamp != 1714561200000 {
+		t.Errorf("clone changed to %s at %d", got, kept.Timestamp)
+	}
+}
+
+func TestDecodeSSID(t *testing.T) {
+	tests := []struct {
+		in    string
+		style capture.Style
+		want  string
+	}{
+		{"4b696f736b", capture.StyleTshark, "Kiosk"},
+		{"<MISSING>", capture.StyleTshark, ""},
+		{`\xb2\xe2\xca\xd4`, capture.StyleClassic, "\xb2\xe2\xca\xd4"},
+		{"F09FA78A", capture.StyleClassic, "F09FA78A"},
+	}
+	for _, tt := range tests {
+		if got := string(DecodeSSID(tt.in, tt.style)); got != tt.want {
+			t.Errorf("DecodeSSID(%q, %v) = %q, want %q", tt.in, tt.style, got, tt.want)
+		}
+	}
+}
+
+// FuzzReader checks that no input line panics the reader or makes it lose
+// the record on the following line.
+func FuzzReader(f *testing.F) {
+	f.Add(`{"timestamp":"1714561200000","wlan_ssid":["a\"b"]}`)
+	f.Add(`{"index":{}}`)
+	f.Add(`{"timestamp":"1714561200000","layers":{"x":[1,2]}}`)
+	f.Fuzz(func(t *testing.T, line string) {
+		line = strings.ReplaceAll(line, "\n", " ")
+		r := NewReader(strings.NewReader(line+"\n"+`{"timestamp":"1714561200000","k":["v"]}`), "fuzz")
+		var last *Record
+		for {
+			rec, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err == nil {
+				last = rec.Clone()
+			}
+		}
+		if last == nil || last.Timestamp != 1714561200000 {
+			t.Fatalf("the record after %q was lost", line)
+		}
+	})
+}
