@@ -119,6 +119,7 @@ func replayPcapRun(ctx context.Context, g *Globals, opts *ReplayPcapOptions) err
 		EKIndex:   opts.EKIndex,
 		CheckFCS:  opts.CheckFCS,
 		AssumeFCS: opts.AssumeFCS,
+		Stdin:     g.IO.In,
 	}
 	summary, err := replay.Decode(ctx, names, g.IO.Out, decodeOpts)
 	printDecodeSummary(g, summary)
@@ -159,8 +160,12 @@ func printDecodeSummary(g *Globals, s replay.Summary) {
 				f.Name, f.Read, f.Written, f.Malformed, fileNote(f))
 		}
 	}
-	fmt.Fprintf(w, "total: %d frames read, %d written, %d malformed, %d skipped in %d files\n",
-		total.Read, total.Written, total.Malformed, total.Skipped, len(s.Files))
+	files := "files"
+	if len(s.Files) == 1 {
+		files = "file"
+	}
+	fmt.Fprintf(w, "total: %d frames read, %d written, %d malformed, %d skipped in %d %s\n",
+		total.Read, total.Written, total.Malformed, total.Skipped, len(s.Files), files)
 }
 
 func fileNote(f replay.FileSummary) string {

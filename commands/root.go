@@ -101,7 +101,7 @@ together in a shell or a cron job.`,
 					level = slog.LevelDebug
 				}
 			}
-			g.Log = slog.New(slog.NewTextHandler(g.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+			g.Log = newLogger(g.IO.ErrOut, level)
 			return nil
 		},
 	}
@@ -120,11 +120,25 @@ together in a shell or a cron job.`,
 	return root
 }
 
+// newLogger logs key=value lines on w without the time, which a terminal
+// does not need and a service manager adds itself.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
 // Main runs wifiq with the process's arguments and returns the exit status.
 func Main(version string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := &Globals{IO: SystemIO(), Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	g := &Globals{IO: SystemIO(), Log: newLogger(os.Stderr, slog.LevelWarn)}
 	root := NewRoot(g, version)
 	return Run(ctx, root, g, os.Args[1:])
 }

@@ -18,6 +18,8 @@ type DecodeOptions struct {
 	EKIndex   bool
 	CheckFCS  bool
 	AssumeFCS bool
+	// Stdin is read for the name "-"; nil means os.Stdin.
+	Stdin io.Reader
 	// Progress, if set, is called after every record with the index of its
 	// file in the summary.
 	Progress func(source int)
@@ -67,7 +69,7 @@ func (s Summary) Failed() []FileSummary {
 // and writes it to w as a JSON line. It stops early only when ctx is done or
 // writing fails; unreadable files are reported in the summary.
 func Decode(ctx context.Context, names []string, w io.Writer, opts DecodeOptions) (Summary, error) {
-	merger := NewMerger(names)
+	merger := NewMerger(names, opts.Stdin)
 	defer merger.Close()
 	summary := Summary{Files: make([]FileSummary, len(names))}
 

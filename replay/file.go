@@ -66,6 +66,12 @@ func Open(name string) (*File, error) {
 	return file, nil
 }
 
+// OpenReader reads a capture from r, which the caller closes; name labels
+// it in errors.
+func OpenReader(name string, r io.Reader) (*File, error) {
+	return newFile(name, r, nil)
+}
+
 func newFile(name string, r io.Reader, closer io.Closer) (*File, error) {
 	br := bufio.NewReaderSize(r, 256*1024)
 	magic, err := br.Peek(4)

@@ -93,13 +93,17 @@ type activeFile struct {
 
 // NewMerger prepares reading names. It reads the first record of every file
 // to order them; a file that cannot be opened is recorded in Sources with its
-// error and skipped. Standard input ("-") is read as it comes.
-func NewMerger(names []string) *Merger {
+// error and skipped. "-" names stdin (os.Stdin when nil), which is read as
+// it comes.
+func NewMerger(names []string, stdin io.Reader) *Merger {
+	if stdin == nil {
+		stdin = os.Stdin
+	}
 	m := &Merger{Sources: make([]SourceStats, len(names))}
 	for i, name := range names {
 		m.Sources[i].Name = name
 		if name == "-" {
-			f, err := Open(name)
+			f, err := OpenReader(name, stdin)
 			if err != nil {
 				m.Sources[i].Err = err
 				continue

@@ -1,0 +1,87 @@
+package commands
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestStatsPipeline(t *testing.T) {
+	records := invokeCLI(t, nil, "replay-pcap", casesDir+"V12_data_and_control_frames.pcap", casesDir+"V7_channel_from_frequency.pcap")
+	if records.code != ExitOK {
+		t.Fatal(records.stderr)
+	}
+	res := invokeCLI(t, strings.NewReader(records.stdout), "stats", "-o", "json")
+	if res.code != ExitOK {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	rows := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+		var row struct {
+			Name   string  `json:"name"`
+			Frames float64 `json:"frames"`
+		}
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		rows[row.Name] = row.Frames
+	}
+	if rows["Beacon frame"] != 4 || rows["QoS Data"] != 1 || rows["Request-to-send"] != 1 || len(rows) != 8 {
+		t.Errorf("rows %v: want 4 beacons, 1 QoS Data, 1 RTS and 8 subtypes", rows)
+	}
+}
+
+// TestStatsReadsTsharkEK feeds stats what tshark -T ek writes.
+func TestStatsReadsTsharkEK(t *testing.T) {
+	ek := `{"index":{"_index":"packets-2024-05-01","_type":"doc"}}
+{"timestamp":"1714561200000","layers":{"wlan_fc_type_subtype":["0x0004"]}}
+{"index":{"_index":"packets-2024-05-01","_type":"doc"}}
+{"timestamp":"1714561260000","layers":{"wlan_fc_type_subtype":["0x0004"]}}
+`
+	res := invokeCLI(t, strings.NewReader(ek), "stats", "-o", "csv")
+	want := "type_subtype,name,frames,earliest,latest\n4,Probe Request,2,2024-05-01T11:00:00.000Z,2024-05-01T11:01:00.000Z\n"
+	if res.code != ExitOK || res.stdout != want {
+		t.Errorf("exit %d\n%s\nwant\n%s%s", res.code, res.stdout, want, res.stderr)
+	}
+}
+
+func TestStatsWindowsAndZones(t *testing.T) {
+	// 21:30 and 22:30 UTC on 1 May: one UTC day, two Berlin days.
+	in := `{"timestamp":"1714599000000","wlan_fc_type_subtype":["8"]}
+{"timestamp":"1714602600000","wlan_fc_type_subtype":["8"]}
+`
+	utc := invokeCLI(t, strings.NewReader(in), "stats", "--window", "1d", "-o", "csv")
+	berlin := invokeCLI(t, strings.NewReader(in), "stats", "--window", "1d", "--tz", "Europe/Berlin", "-o", "csv")
+	if n := strings.Count(utc.stdout, "\n"); n != 2 {
+		t.Errorf("UTC: %d lines, want a header and one window:\n%s", n, utc.stdout)
+	}
+	if n := strings.Count(berlin.stdout, "\n"); n != 3 || !strings.Contains(berlin.stdout, "2024-05-02T00:00:00.000+02:00") {
+		t.Errorf("Berlin: want a header and two windows, the second from local midnight:\n%s", berlin.stdout)
+	}
+}
+
+func TestStatsBadInput(t *testing.T) {
+	in := `{"timestamp":"1714561200000","wlan_fc_type_subtype":["8"]}
+garbage
+{"timestamp":"1714561200","wlan_fc_type_subtype":["8"]}
+{"timestamp":"1714561201000","wlan_fc_type_subtype":["8"]}
+`
+	res := invokeCLI(t, strings.NewReader(in), "stats", "-o", "csv")
+	if res.code != ExitPartial {
+		t.Errorf("exit %d, want %d (finished, input skipped)", res.code, ExitPartial)
+	}
+	if !strings.Contains(res.stdout, ",Beacon frame,2,") {
+		t.Errorf("the two good records were not both counted:\n%s", res.stdout)
+	}
+	for _, want := range []string{"source=stdin line=2", "line=3", "looks like seconds", "2 input lines"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, res.stderr)
+		}
+	}
+	for _, args := range [][]string{{"stats", "--window", "fortnight"}, {"stats", "--tz", "Mars/Olympus"}, {"stats", "-o", "xml"}} {
+		res := invokeCLI(t, strings.NewReader(""), args...)
+		if res.code != ExitUsage || !strings.Contains(res.stderr, args[2]) {
+			t.Errorf("%v: exit %d, stderr %q; want %d naming %q", args, res.code, res.stderr, ExitUsage, args[2])
+		}
+	}
+}
