@@ -158,7 +158,7 @@ func (e *Encoder) appendValues(dst []byte, id FieldID, f *Frame) []byte {
 			break
 		}
 		for _, m := range f.addrs[addressRole(id-1)] {
-			dst = appendJSONString(dst, e.Resolver.Resolve(m))
+			dst = e.Resolver.appendQuoted(dst, m)
 		}
 	case FieldTaggedAll:
 		for i := 0; i < f.TaggedParameters; i++ {

@@ -23,6 +23,17 @@ type Resolver struct {
 	exact    map[uint64]string
 	prefixes []prefixTable // longest prefix first
 	cache    map[uint64]string
+	// quoted is a small direct-mapped cache of names already written as JSON
+	// strings, in front of cache: the encoder asks for the same few
+	// addresses frame after frame.
+	quoted [quotedSlots]quotedName
+}
+
+const quotedSlots = 512
+
+type quotedName struct {
+	key  uint64 // address + 1, so the zero entry matches nothing
+	json []byte
 }
 
 type prefixTable struct {
@@ -51,6 +62,23 @@ func (r *Resolver) Resolve(m MAC) string {
 	}
 	r.cache[key] = name
 	return name
+}
+
+// forget drops the cached names after the tables changed.
+func (r *Resolver) forget() {
+	clear(r.cache)
+	r.quoted = [quotedSlots]quotedName{}
+}
+
+// appendQuoted appends the name of m as a JSON string.
+func (r *Resolver) appendQuoted(dst []byte, m MAC) []byte {
+	key := m.uint64()
+	slot := &r.quoted[(key^key>>17^key>>31)%quotedSlots]
+	if slot.key != key+1 {
+		slot.key = key + 1
+		slot.json = appendJSONString(slot.json[:0], r.Resolve(m))
+	}
+	return append(dst, slot.json...)
 }
 
 func (r *Resolver) lookup(addr uint64) string {
@@ -101,7 +129,7 @@ func (r *Resolver) AddExact(addr uint64, name string) {
 	if _, ok := r.exact[addr]; !ok {
 		r.exact[addr] = name
 	}
-	clear(r.cache)
+	r.forget()
 }
 
 // AddPrefix names every address whose first bits bits equal those of addr.
@@ -120,7 +148,7 @@ func (r *Resolver) AddPrefix(addr uint64, bits int, name string) {
 	if _, ok := r.prefixes[i].names[key]; !ok {
 		r.prefixes[i].names[key] = name
 	}
-	clear(r.cache)
+	r.forget()
 }
 
 // parseAddressPrefix parses "00:1B:C5:00:00:00/36", "01-00-5E/25" or

@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -73,9 +72,11 @@ func Decode(ctx context.Context, names []string, w io.Writer, opts DecodeOptions
 	defer merger.Close()
 	summary := Summary{Files: make([]FileSummary, len(names))}
 
-	out := bufio.NewWriterSize(w, 256*1024)
-	decoders := map[int]*capture.Decoder{}
-	buf := make([]byte, 0, 4096)
+	// Records are appended to one buffer that is written out when full,
+	// which saves copying each record into a bufio.Writer.
+	const flushAt = 256 * 1024
+	buf := make([]byte, 0, flushAt+64*1024)
+	decoders := make([]*capture.Decoder, len(names))
 	var err, stopped error
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
@@ -104,13 +105,15 @@ func Decode(ctx context.Context, names []string, w io.Writer, opts DecodeOptions
 			file.Skipped++
 			continue
 		}
-		buf = buf[:0]
 		if opts.EKIndex {
 			buf = opts.Encoder.AppendIndex(buf, frame)
 		}
 		buf = opts.Encoder.AppendRecord(buf, frame)
-		if _, err = out.Write(buf); err != nil {
-			break
+		if len(buf) >= flushAt {
+			if _, err = w.Write(buf); err != nil {
+				break
+			}
+			buf = buf[:0]
 		}
 		file.Written++
 		if frame.Malformed {
@@ -120,8 +123,8 @@ func Decode(ctx context.Context, names []string, w io.Writer, opts DecodeOptions
 			opts.Progress(source)
 		}
 	}
-	if flushErr := out.Flush(); err == nil {
-		err = flushErr
+	if err == nil && len(buf) > 0 {
+		_, err = w.Write(buf)
 	}
 	for i, s := range merger.Sources {
 		summary.Files[i].Name = s.Name
