@@ -1,0 +1,57 @@
+# wifiq: build, test and measure. `make help` lists the targets.
+
+GO       ?= go
+BIN      := bin/wifiq
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+FUZZTIME ?= 60s
+# Where scripts/kafka.sh writes the settings of the broker it started.
+KAFKA_ENV ?= /tmp/wifiq-servers/kafka/env
+
+.PHONY: help build test test-short servers servers-stop tshark-agreement fuzz bench bench-go manuf completions lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+build: ## build bin/wifiq
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wifiq
+
+test: servers ## run every test, against the local servers (started if needed)
+	set -a && . $(KAFKA_ENV) && set +a && $(GO) test -count=1 ./...
+
+test-short: ## run the tests that need no server (in-process fakes only)
+	$(GO) test -count=1 ./...
+
+servers: ## start the local test servers (Kafka)
+	scripts/kafka.sh start
+
+servers-stop: ## stop the local test servers
+	scripts/kafka.sh stop
+
+tshark-agreement: ## compare wifiq with tshark on every capture in testdata, field by field
+	WIFIQ_REQUIRE_TSHARK=1 $(GO) test -count=1 -run TestTsharkAgreement -v ./replay/
+
+fuzz: ## fuzz the decoder and the record reader for FUZZTIME each
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./capture/
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./record/
+
+bench: ## decode 1,000,000+ frames with wifiq and with tshark and print the ratio
+	scripts/bench-decode.sh
+
+bench-go: ## run the Go benchmarks (ns and allocations per frame)
+	$(GO) test -run '^$$' -bench . -benchmem ./capture/
+
+manuf: ## regenerate the built-in manufacturer table from Debian's ieee-data
+	$(GO) run ./capture/internal/mkmanuf -dir /usr/share/ieee-data -o capture/manuf.txt.gz -compare /usr/share/wireshark/manuf
+
+completions: build ## regenerate the shell completion scripts in completions/
+	$(BIN) completion bash > completions/wifiq.bash
+	$(BIN) completion zsh > completions/_wifiq
+	$(BIN) completion fish > completions/wifiq.fish
+
+lint: ## go vet and gofmt
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "run gofmt -w ."; exit 1; }
+
+clean: ## remove build output and benchmark captures
+	rm -rf bin testdata/bench
