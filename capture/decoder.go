@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"strings"
 )
 
 // LinkType is a pcap link-layer header type (LINKTYPE_* in the tcpdump
@@ -45,6 +46,26 @@ func (lt LinkType) String() string {
 		return "LINUX_SLL2"
 	}
 	return fmt.Sprintf("%d", uint32(lt))
+}
+
+// ParseLinkType parses a link type that carries 802.11 frames, by its
+// number or by a name: radiotap, 802.11 (or ieee802_11), ppi, prism, avs, or
+// the tcpdump registry name.
+func ParseLinkType(s string) (LinkType, error) {
+	names := map[string]LinkType{
+		"radiotap": LinkTypeIEEE80211Radiotap, "802.11": LinkTypeIEEE80211, "ieee802_11": LinkTypeIEEE80211,
+		"ppi": LinkTypePPI, "prism": LinkTypePrism, "avs": LinkTypeAVS,
+	}
+	key := strings.ToLower(s)
+	if lt, ok := names[key]; ok {
+		return lt, nil
+	}
+	for _, lt := range []LinkType{LinkTypeIEEE80211, LinkTypePrism, LinkTypeIEEE80211Radiotap, LinkTypeAVS, LinkTypePPI} {
+		if strings.EqualFold(lt.String(), s) || fmt.Sprint(uint32(lt)) == s {
+			return lt, nil
+		}
+	}
+	return 0, fmt.Errorf("invalid link type %q: want radiotap (127), 802.11 (105), ppi (192), prism (119) or avs (163)", s)
 }
 
 // Supported reports whether the decoder handles the link type.
