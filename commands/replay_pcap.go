@@ -3,11 +3,14 @@ package commands
 import (
 	"context"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wifiq/wifiq/capture"
+	"github.com/wifiq/wifiq/record"
 	"github.com/wifiq/wifiq/replay"
 )
 
@@ -20,6 +23,8 @@ type ReplayPcapOptions struct {
 	Names     NameOptions
 	CheckFCS  bool
 	AssumeFCS bool
+	// Speed paces the records: 0 as fast as possible, 1 at capture pace.
+	Speed float64
 }
 
 // NameOptions select the files that name MAC addresses.
@@ -62,7 +67,7 @@ func (o *NameOptions) resolver() (*capture.Resolver, error) {
 // NewCmdReplayPcap builds the replay-pcap command.
 func NewCmdReplayPcap(g *Globals) *cobra.Command {
 	opts := &ReplayPcapOptions{}
-	var fields, style string
+	var fields, style, rate string
 	cmd := &cobra.Command{
 		Use:   "replay-pcap FILE|DIR|GLOB|- ...",
 		Short: "Decode capture files into tshark-style JSON records",
@@ -90,12 +95,16 @@ counts the frames read, written and malformed per file.`,
 			if opts.Style, err = capture.ParseStyle(style); err != nil {
 				return usageError{err}
 			}
+			if opts.Speed, err = parseRate(rate); err != nil {
+				return usageError{err}
+			}
 			opts.Inputs = args
 			return replayPcapRun(cmd.Context(), g, opts)
 		},
 	}
 	cmd.Flags().StringVarP(&fields, "fields", "e", "default", "comma-separated tshark `fields` to write (\"default\" is the 22-field list)")
 	cmd.Flags().StringVar(&style, "style", "classic", "value style: {classic|tshark}")
+	cmd.Flags().StringVar(&rate, "rate", "max", "replay pace: max (as fast as possible), realtime (as captured) or a factor such as 10x")
 	cmd.Flags().BoolVar(&opts.EKIndex, "ek-index", false, "write tshark's {\"index\":...} line before each record")
 	cmd.Flags().BoolVar(&opts.CheckFCS, "check-fcs", false, "verify frame check sequences (wlan.fcs.status 1 good, 0 bad) instead of reporting them unverified (2)")
 	cmd.Flags().BoolVar(&opts.AssumeFCS, "assume-fcs", false, "treat frames whose radio header does not say as ending in an FCS")
@@ -120,8 +129,9 @@ func replayPcapRun(ctx context.Context, g *Globals, opts *ReplayPcapOptions) err
 		CheckFCS:  opts.CheckFCS,
 		AssumeFCS: opts.AssumeFCS,
 		Stdin:     g.IO.In,
+		Speed:     opts.Speed,
 	}
-	summary, err := replay.Decode(ctx, names, g.IO.Out, decodeOpts)
+	summary, err := replay.Decode(ctx, names, record.NewLineWriter(g.IO.Out), decodeOpts)
 	printDecodeSummary(g, summary)
 	if err != nil {
 		return err
@@ -136,6 +146,22 @@ func replayPcapRun(ctx context.Context, g *Globals, opts *ReplayPcapOptions) err
 			len(failed), len(summary.Files), strings.Join(msgs, "; "))}
 	}
 	return nil
+}
+
+// parseRate parses --rate: "max", "realtime" or a factor "10x" (also
+// "0.5x"), and returns the speed factor, 0 for max.
+func parseRate(s string) (float64, error) {
+	switch s {
+	case "max":
+		return 0, nil
+	case "realtime":
+		return 1, nil
+	}
+	factor, err := strconv.ParseFloat(strings.TrimSuffix(s, "x"), 64)
+	if err != nil || !strings.HasSuffix(s, "x") || factor <= 0 || math.IsInf(factor, 0) {
+		return 0, fmt.Errorf("invalid --rate %q: want max, realtime or a positive factor such as 10x", s)
+	}
+	return factor, nil
 }
 
 // printDecodeSummary writes the per-file counts and warnings to stderr.

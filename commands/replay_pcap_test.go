@@ -126,3 +126,17 @@ func TestReplayPcapErrors(t *testing.T) {
 		t.Errorf("%d records from the good file, want 6", n)
 	}
 }
+
+func TestParseRate(t *testing.T) {
+	good := map[string]float64{"max": 0, "realtime": 1, "10x": 10, "0.5x": 0.5}
+	for in, want := range good {
+		if got, err := parseRate(in); err != nil || got != want {
+			t.Errorf("parseRate(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "10", "fast", "0x", "-2x", "x", "Infx"} {
+		if _, err := parseRate(in); err == nil {
+			t.Errorf("parseRate(%q) gave no error", in)
+		}
+	}
+}

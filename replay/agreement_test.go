@@ -202,7 +202,7 @@ func testCaptures(t *testing.T) []string {
 func decodeWithWifiq(t *testing.T, file string, resolver *capture.Resolver) []*record.Record {
 	t.Helper()
 	var out bytes.Buffer
-	_, err := replay.Decode(context.Background(), []string{file}, &out, replay.DecodeOptions{
+	_, err := replay.Decode(context.Background(), []string{file}, record.NewLineWriter(&out), replay.DecodeOptions{
 		Encoder: capture.NewEncoder(agreementFields, capture.StyleTshark, resolver),
 	})
 	if err != nil {

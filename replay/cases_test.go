@@ -28,7 +28,7 @@ func decodeCase(t *testing.T, name string, style capture.Style, opts replay.Deco
 	opts.Encoder = capture.NewEncoder(caseFields, style, r)
 	var out bytes.Buffer
 	file := "../testdata/cases/" + name
-	summary, err := replay.Decode(context.Background(), []string{file}, &out, opts)
+	summary, err := replay.Decode(context.Background(), []string{file}, record.NewLineWriter(&out), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
