@@ -114,6 +114,9 @@ together in a shell or a cron job.`,
 	root.SetUsageTemplate(root.UsageTemplate() + exitStatusHelp)
 
 	root.AddCommand(
+		NewCmdConsume(g),
+		NewCmdProduce(g),
+		NewCmdCapture(g),
 		NewCmdReplayPcap(g),
 		NewCmdStats(g),
 	)

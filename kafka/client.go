@@ -72,8 +72,9 @@ func (c *Config) NewClient(log *slog.Logger, extra ...kgo.Opt) (*kgo.Client, err
 	return client, nil
 }
 
-// Ping checks that a broker answers and, with SASL, that the login works, so
-// that a wrong address or password fails at once with a clear message.
+// Ping checks that a broker responds and, with SASL, that authentication
+// succeeds, so a wrong address or password fails at once with a clear
+// message.
 func Ping(ctx context.Context, client *kgo.Client, c *Config) error {
 	if err := client.Ping(ctx); err != nil {
 		return fmt.Errorf("unable to reach Kafka at %s (security.protocol %s): %w", strings.Join(c.Brokers, ","), c.SecurityProtocol, err)
@@ -146,8 +147,8 @@ func readKeyPair(certPath, keyPath string) (tls.Certificate, error) {
 }
 
 // verifyChainOnly checks the broker's certificate chain against roots (the
-// system pool when nil) but not the host name, which is what
-// ssl.endpoint.identification.algorithm=none asks for.
+// system pool when nil) but not the host name, as
+// ssl.endpoint.identification.algorithm=none requests.
 func verifyChainOnly(roots *x509.CertPool) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {

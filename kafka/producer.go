@@ -9,24 +9,24 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/wifiq/wifiq/record"
 )
 
 // RecordSink receives records for one topic; --to kafka:TOPIC writes
-// through it. WriteRecord may return before the record is acknowledged, and
-// Close waits for every acknowledgement.
+// through it. It is a record.Sink that also reports delivery: WriteRecord
+// may return before the record is acknowledged, Flush waits for the
+// acknowledgements of everything written so far, and Close flushes, closes
+// the connections and returns the final counts.
 type RecordSink interface {
-	// WriteRecord sends one record line (without its newline) with its event
-	// time in milliseconds since the Unix epoch. A nil key spreads records
-	// over the partitions. The sink copies line and key.
-	WriteRecord(timestampMs int64, key, line []byte) error
-	// Close flushes the records written so far, waits for their
-	// acknowledgements and returns the final counts. The error is non-nil
-	// when a record was not acknowledged.
+	record.Sink
+	// Close returns an error when a record was not acknowledged.
 	Close() (Stats, error)
 }
+
+var _ RecordSink = (*Producer)(nil)
 
 // Stats counts the records of a producer. Written minus Acknowledged is the
 // number of records whose delivery is not confirmed.
@@ -59,6 +59,10 @@ type ProducerOptions struct {
 	// Partitioner is PartitionerSticky (the default when empty) or
 	// PartitionerRoundRobin.
 	Partitioner string
+	// KeyField names the record field whose first value keys the records
+	// that WriteRecord sends; empty sends them without a key. WriteKeyed
+	// takes its key from the caller instead.
+	KeyField string
 	// CreateTopic creates the topic first when it does not exist; nil means
 	// the topic must exist (or the broker must create it, see
 	// Config.AllowAutoTopicCreation).
@@ -70,21 +74,37 @@ const maxLoggedFailures = 10
 
 // Producer writes record lines to a topic. The value of each Kafka record is
 // the line and its timestamp is the event time. Writes are idempotent unless
-// acks or enable.idempotence say otherwise, so a retried request does not
+// acks or enable.idempotence turn that off, so a retried request does not
 // duplicate records. It is safe for use by one goroutine at a time.
 type Producer struct {
-	client       *kgo.Client
-	topic        string
-	log          *slog.Logger
-	produceCtx   context.Context
-	flushTimeout time.Duration
+	client          *kgo.Client
+	topic           string
+	keyPattern      []byte // `"FIELD":["` for KeyField, or nil
+	log             *slog.Logger
+	deliveryTimeout time.Duration
+
+	// produceCtx is the context of every record. It is not the caller's
+	// context, so an interrupted run still flushes what it has written, and
+	// only the delivery watchdog cancels it.
+	produceCtx    context.Context
+	cancelProduce context.CancelFunc
+	stopWatchdog  chan struct{}
+	watchdogDone  chan struct{}
+
+	closeOnce  sync.Once
+	closeStats Stats
+	closeErr   error
 
 	written, acknowledged, failed atomic.Int64
+	// lastProgress is when a record was last acknowledged or failed, or
+	// when the watchdog last saw no record waiting, in nanoseconds since
+	// the Unix epoch.
+	lastProgress atomic.Int64
 
 	mu sync.Mutex
-	// firstErr is the first delivery error; stopErr is set by the first
-	// error that will fail every later record too (not one that belongs to
-	// a single record, such as a record too large for the topic).
+	// firstErr is the first delivery error. stopErr is the first error that
+	// fails every later record too, unlike an error of a single record such
+	// as a record too large for the topic.
 	firstErr, stopErr error
 }
 
@@ -111,21 +131,19 @@ func NewProducer(ctx context.Context, cfg *Config, opts ProducerOptions, log *sl
 		return nil, err
 	}
 
-	flushTimeout := time.Duration(0)
-	if cfg.DeliveryTimeout > 0 {
-		// Records fail after the delivery timeout; the margin covers a
-		// request that was in flight when the timeout passed.
-		flushTimeout = cfg.DeliveryTimeout + 30*time.Second
+	p := &Producer{
+		client:          client,
+		topic:           opts.Topic,
+		log:             log,
+		keyPattern:      keyPattern(opts.KeyField),
+		deliveryTimeout: cfg.DeliveryTimeout,
+		stopWatchdog:    make(chan struct{}),
+		watchdogDone:    make(chan struct{}),
 	}
-	return &Producer{
-		client: client,
-		topic:  opts.Topic,
-		log:    log,
-		// Records are not tied to the caller's context: an interrupted run
-		// still flushes what it has written.
-		produceCtx:   context.WithoutCancel(ctx),
-		flushTimeout: flushTimeout,
-	}, nil
+	p.produceCtx, p.cancelProduce = context.WithCancel(context.WithoutCancel(ctx))
+	p.lastProgress.Store(time.Now().UnixNano())
+	go p.watchDelivery()
+	return p, nil
 }
 
 func producerOptions(cfg *Config, opts ProducerOptions) ([]kgo.Opt, error) {
@@ -171,9 +189,9 @@ func producerOptions(cfg *Config, opts ProducerOptions) ([]kgo.Opt, error) {
 	if cfg.BatchMaxBytes > 0 {
 		result = append(result, kgo.ProducerBatchMaxBytes(cfg.BatchMaxBytes))
 	}
-	if cfg.DeliveryTimeout > 0 {
-		result = append(result, kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout))
-	}
+	// NOTE: franz-go's RecordDeliveryTimeout counts from each record's
+	// timestamp, which is the event time here, so replayed captures would
+	// time out at once. watchDelivery enforces the delivery timeout instead.
 	if cfg.RecordRetries > 0 {
 		result = append(result, kgo.RecordRetries(cfg.RecordRetries))
 	}
@@ -219,18 +237,31 @@ func prepareTopic(ctx context.Context, client *kgo.Client, cfg *Config, opts Pro
 	if cfg.AllowAutoTopicCreation {
 		return nil
 	}
-	_, err := partitionsOf(ctx, kadm.NewClient(client), opts.Topic)
-	if errors.Is(err, ErrTopicNotFound) {
-		return fmt.Errorf("%w: create it with --create-topic, or allow the broker to create it with -X allow.auto.create.topics=true", err)
-	}
+	_, err := partitionsOf(ctx, client, opts.Topic)
 	return err
 }
 
-// WriteRecord implements RecordSink. It blocks while the producer buffers
-// its maximum of records, and returns an error once a failure has happened
-// that every later record would share (an unknown topic, a denied
-// authorization, a broken connection that outlasted the delivery timeout).
-func (p *Producer) WriteRecord(timestampMs int64, key, line []byte) error {
+// WriteRecord implements record.Sink: it sends one record line with its
+// event time in milliseconds since the Unix epoch, keyed by
+// ProducerOptions.KeyField if that is set. A trailing newline and any
+// tshark {"index":...} line before the record are dropped. The producer
+// copies line.
+func (p *Producer) WriteRecord(timestampMs int64, line []byte) error {
+	line = lastLine(line)
+	var key []byte
+	if p.keyPattern != nil {
+		key = recordKey(line, p.keyPattern)
+	}
+	return p.WriteKeyed(timestampMs, key, line)
+}
+
+// WriteKeyed sends one record line, without its newline, with its event
+// time and a key; a nil key spreads records over the partitions. It copies
+// key and line. It blocks while the producer buffers its maximum of
+// records, and returns an error once a failure has happened that every
+// later record would share (an unknown topic, a denied authorization, or
+// brokers that stopped responding for the delivery timeout).
+func (p *Producer) WriteKeyed(timestampMs int64, key, line []byte) error {
 	if err := p.stopError(); err != nil {
 		return err
 	}
@@ -252,6 +283,7 @@ func (p *Producer) WriteRecord(timestampMs int64, key, line []byte) error {
 }
 
 func (p *Producer) promise(r *kgo.Record, err error) {
+	p.lastProgress.Store(time.Now().UnixNano())
 	if err == nil {
 		p.acknowledged.Add(1)
 		return
@@ -284,6 +316,55 @@ func recordSpecific(err error) bool {
 		errors.Is(err, kerr.InvalidTimestamp)
 }
 
+// watchdogInterval is how often watchDelivery checks for progress.
+const watchdogInterval = time.Second
+
+// watchDelivery fails the buffered records, as Java's delivery.timeout.ms
+// does, when records are waiting and none was acknowledged or failed for
+// the delivery timeout. That ends a run against brokers that went away
+// instead of blocking it forever. Records already sent in an idempotent
+// request are not failed until their request ends (franz-go keeps them to
+// avoid duplicates), so the wait can be longer than the timeout.
+func (p *Producer) watchDelivery() {
+	defer close(p.watchdogDone)
+	if p.deliveryTimeout <= 0 {
+		<-p.stopWatchdog
+		return
+	}
+	ticker := time.NewTicker(watchdogInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-p.stopWatchdog:
+			return
+		case <-ticker.C:
+		}
+		stats := p.Stats()
+		waiting := stats.Written - stats.Acknowledged - stats.Failed
+		if waiting == 0 {
+			// An idle producer is not stalled: the wait of the next record
+			// starts now, not at the last acknowledgement.
+			p.lastProgress.Store(time.Now().UnixNano())
+			continue
+		}
+		if time.Since(time.Unix(0, p.lastProgress.Load())) < p.deliveryTimeout {
+			continue
+		}
+		timeout := fmt.Errorf("no record acknowledged for %v (delivery.timeout.ms) with %d records waiting", p.deliveryTimeout, waiting)
+		p.mu.Lock()
+		if p.stopErr == nil {
+			p.stopErr = timeout
+		}
+		if p.firstErr == nil {
+			p.firstErr = timeout
+		}
+		p.mu.Unlock()
+		p.log.Warn("giving up on buffered records", "topic", p.topic, "waiting", waiting, "err", timeout)
+		p.cancelProduce()
+		return
+	}
+}
+
 func (p *Producer) stopError() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -302,9 +383,20 @@ func (p *Producer) Stats() Stats {
 	return Stats{Written: p.written.Load(), Acknowledged: acknowledged, Failed: failed}
 }
 
-// Flush waits until every record written so far is acknowledged or failed.
-func (p *Producer) Flush(ctx context.Context) error {
-	return p.client.Flush(ctx)
+// Flush implements record.Sink: it waits until every record written so far
+// is acknowledged or failed, which takes a round trip to the brokers, so
+// call it at checkpoints rather than after each record. It returns the
+// first delivery error, if any.
+func (p *Producer) Flush() error {
+	if err := p.client.Flush(context.Background()); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.firstErr != nil {
+		return fmt.Errorf("unable to produce to topic %s: %w", p.topic, p.firstErr)
+	}
+	return nil
 }
 
 // DeliveryError reports records that a producer could not deliver.
@@ -325,17 +417,21 @@ func (e *DeliveryError) Error() string {
 
 func (e *DeliveryError) Unwrap() error { return e.First }
 
-// Close implements RecordSink: it flushes, waiting at most the delivery
-// timeout plus 30 seconds, and closes the client. The error is a
-// *DeliveryError when a record was not acknowledged.
+// Close implements RecordSink: it flushes and closes the client. The flush
+// ends when every record is acknowledged or failed; the delivery watchdog
+// fails records when the brokers stop responding. The error is a
+// *DeliveryError when a record was not acknowledged. Later calls return
+// the result of the first.
 func (p *Producer) Close() (Stats, error) {
-	ctx := context.Background()
-	if p.flushTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.flushTimeout)
-		defer cancel()
-	}
-	flushErr := p.client.Flush(ctx)
+	p.closeOnce.Do(func() { p.closeStats, p.closeErr = p.close() })
+	return p.closeStats, p.closeErr
+}
+
+func (p *Producer) close() (Stats, error) {
+	flushErr := p.client.Flush(context.Background())
+	close(p.stopWatchdog)
+	<-p.watchdogDone
+	p.cancelProduce()
 	p.client.Close()
 
 	stats := p.Stats()

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,71 +19,71 @@ type property struct {
 // properties lists the settings that wifiq applies. Aliases share a setter:
 // sasl.mechanisms (librdkafka) and sasl.mechanism (Java) are the same thing.
 var properties = map[string]property{
-	"bootstrap.servers":                   {set: setBrokers},
-	"metadata.broker.list":                {set: setBrokers},
-	"security.protocol":                   {set: setSecurityProtocol},
-	"client.id":                           {set: func(c *Config, v string) error { c.ClientID = v; return nil }},
-	"client.rack":                         {set: func(c *Config, v string) error { c.ClientRack = v; return nil }},
-	"sasl.mechanism":                      {set: setMechanism},
-	"sasl.mechanisms":                     {set: setMechanism},
-	"sasl.username":                       {set: func(c *Config, v string) error { c.SASLUsername = v; return nil }},
-	"sasl.password":                       {set: func(c *Config, v string) error { c.SASLPassword = Secret(v); return nil }, secret: true},
-	"sasl.jaas.config":                    {set: setJAAS, secret: true},
-	"ssl.ca.location":                     {set: func(c *Config, v string) error { c.SSLCALocation = v; return nil }},
-	"ssl.certificate.location":            {set: func(c *Config, v string) error { c.SSLCertificateLocation = v; return nil }},
-	"ssl.key.location":                    {set: func(c *Config, v string) error { c.SSLKeyLocation = v; return nil }},
+	"bootstrap.servers":                     {set: setBrokers},
+	"metadata.broker.list":                  {set: setBrokers},
+	"security.protocol":                     {set: setSecurityProtocol},
+	"client.id":                             {set: func(c *Config, v string) error { c.ClientID = v; return nil }},
+	"client.rack":                           {set: func(c *Config, v string) error { c.ClientRack = v; return nil }},
+	"sasl.mechanism":                        {set: setMechanism},
+	"sasl.mechanisms":                       {set: setMechanism},
+	"sasl.username":                         {set: func(c *Config, v string) error { c.SASLUsername = v; return nil }},
+	"sasl.password":                         {set: func(c *Config, v string) error { c.SASLPassword = Secret(v); return nil }, secret: true},
+	"sasl.jaas.config":                      {set: setJAAS, secret: true},
+	"ssl.ca.location":                       {set: func(c *Config, v string) error { c.SSLCALocation = v; return nil }},
+	"ssl.certificate.location":              {set: func(c *Config, v string) error { c.SSLCertificateLocation = v; return nil }},
+	"ssl.key.location":                      {set: func(c *Config, v string) error { c.SSLKeyLocation = v; return nil }},
 	"ssl.endpoint.identification.algorithm": {set: setEndpointIdentification},
-	"enable.ssl.certificate.verification": {set: boolSetter(func(c *Config, b bool) { c.SSLVerifyCertificates = b })},
-	"socket.connection.setup.timeout.ms":  {set: msSetter(func(c *Config, d time.Duration) { c.DialTimeout = d })},
-	"metadata.max.age.ms":                 {set: msSetter(func(c *Config, d time.Duration) { c.MetadataMaxAge = d })},
-	"allow.auto.create.topics":            {set: boolSetter(func(c *Config, b bool) { c.AllowAutoTopicCreation = b })},
-	"acks":                                {set: setAcks},
-	"request.required.acks":               {set: setAcks},
-	"enable.idempotence":                  {set: boolSetter(func(c *Config, b bool) { c.Idempotence = &b })},
-	"compression.type":                    {set: setCompression},
-	"compression.codec":                   {set: setCompression},
-	"linger.ms":                           {set: msSetter(func(c *Config, d time.Duration) { c.Linger = d })},
-	"queue.buffering.max.ms":              {set: msSetter(func(c *Config, d time.Duration) { c.Linger = d })},
-	"batch.size":                          {set: int32Setter(func(c *Config, n int32) { c.BatchMaxBytes = n })},
-	"delivery.timeout.ms":                 {set: msSetter(func(c *Config, d time.Duration) { c.DeliveryTimeout = d })},
-	"message.timeout.ms":                  {set: msSetter(func(c *Config, d time.Duration) { c.DeliveryTimeout = d })},
-	"retries":                             {set: setRetries},
-	"group.id":                            {set: func(c *Config, v string) error { c.GroupID = v; return nil }},
-	"auto.offset.reset":                   {set: setAutoOffsetReset},
-	"session.timeout.ms":                  {set: msSetter(func(c *Config, d time.Duration) { c.SessionTimeout = d })},
-	"heartbeat.interval.ms":               {set: msSetter(func(c *Config, d time.Duration) { c.HeartbeatInterval = d })},
-	"auto.commit.interval.ms":             {set: msSetter(func(c *Config, d time.Duration) { c.AutoCommitInterval = d })},
-	"fetch.max.bytes":                     {set: int32Setter(func(c *Config, n int32) { c.FetchMaxBytes = n })},
-	"max.partition.fetch.bytes":           {set: int32Setter(func(c *Config, n int32) { c.FetchMaxPartitionBytes = n })},
-	"fetch.max.wait.ms":                   {set: msSetter(func(c *Config, d time.Duration) { c.FetchMaxWait = d })},
-	"fetch.wait.max.ms":                   {set: msSetter(func(c *Config, d time.Duration) { c.FetchMaxWait = d })},
+	"enable.ssl.certificate.verification":   {set: boolSetter(func(c *Config, b bool) { c.SSLVerifyCertificates = b })},
+	"socket.connection.setup.timeout.ms":    {set: msSetter(func(c *Config, d time.Duration) { c.DialTimeout = d })},
+	"metadata.max.age.ms":                   {set: msSetter(func(c *Config, d time.Duration) { c.MetadataMaxAge = d })},
+	"allow.auto.create.topics":              {set: boolSetter(func(c *Config, b bool) { c.AllowAutoTopicCreation = b })},
+	"acks":                                  {set: setAcks},
+	"request.required.acks":                 {set: setAcks},
+	"enable.idempotence":                    {set: boolSetter(func(c *Config, b bool) { c.Idempotence = &b })},
+	"compression.type":                      {set: setCompression},
+	"compression.codec":                     {set: setCompression},
+	"linger.ms":                             {set: msSetter(func(c *Config, d time.Duration) { c.Linger = d })},
+	"queue.buffering.max.ms":                {set: msSetter(func(c *Config, d time.Duration) { c.Linger = d })},
+	"batch.size":                            {set: int32Setter(func(c *Config, n int32) { c.BatchMaxBytes = n })},
+	"delivery.timeout.ms":                   {set: msSetter(func(c *Config, d time.Duration) { c.DeliveryTimeout = d })},
+	"message.timeout.ms":                    {set: msSetter(func(c *Config, d time.Duration) { c.DeliveryTimeout = d })},
+	"retries":                               {set: setRetries},
+	"group.id":                              {set: func(c *Config, v string) error { c.GroupID = v; return nil }},
+	"auto.offset.reset":                     {set: setAutoOffsetReset},
+	"session.timeout.ms":                    {set: msSetter(func(c *Config, d time.Duration) { c.SessionTimeout = d })},
+	"heartbeat.interval.ms":                 {set: msSetter(func(c *Config, d time.Duration) { c.HeartbeatInterval = d })},
+	"auto.commit.interval.ms":               {set: msSetter(func(c *Config, d time.Duration) { c.AutoCommitInterval = d })},
+	"fetch.max.bytes":                       {set: int32Setter(func(c *Config, n int32) { c.FetchMaxBytes = n })},
+	"max.partition.fetch.bytes":             {set: int32Setter(func(c *Config, n int32) { c.FetchMaxPartitionBytes = n })},
+	"fetch.max.wait.ms":                     {set: msSetter(func(c *Config, d time.Duration) { c.FetchMaxWait = d })},
+	"fetch.wait.max.ms":                     {set: msSetter(func(c *Config, d time.Duration) { c.FetchMaxWait = d })},
 }
 
 // ignoredProperties are settings that Java or librdkafka clients (or the
 // Confluent Cloud client.properties file) carry but that change nothing for
 // wifiq. They are accepted without a warning.
 var ignoredProperties = map[string]string{
-	"client.dns.lookup":       "addresses are resolved by Go's resolver",
-	"key.serializer":          "keys and values are bytes",
-	"value.serializer":        "keys and values are bytes",
-	"key.deserializer":        "keys and values are bytes",
-	"value.deserializer":      "keys and values are bytes",
-	"enable.auto.commit":      "a consumer group commits the offsets of records written out",
-	"max.poll.records":        "records are read as they arrive",
-	"max.poll.interval.ms":    "records are read as they arrive",
-	"retry.backoff.ms":        "the client library backs off on its own",
-	"retry.backoff.max.ms":    "the client library backs off on its own",
-	"reconnect.backoff.ms":    "the client library backs off on its own",
+	"client.dns.lookup":        "addresses are resolved by Go's resolver",
+	"key.serializer":           "keys and values are bytes",
+	"value.serializer":         "keys and values are bytes",
+	"key.deserializer":         "keys and values are bytes",
+	"value.deserializer":       "keys and values are bytes",
+	"enable.auto.commit":       "a consumer group commits the offsets of records written out",
+	"max.poll.records":         "records are read as they arrive",
+	"max.poll.interval.ms":     "records are read as they arrive",
+	"retry.backoff.ms":         "the client library backs off on its own",
+	"retry.backoff.max.ms":     "the client library backs off on its own",
+	"reconnect.backoff.ms":     "the client library backs off on its own",
 	"reconnect.backoff.max.ms": "the client library backs off on its own",
-	"request.timeout.ms":      "the client library derives request timeouts itself",
-	"socket.keepalive.enable": "connections always use TCP keepalive",
-	"api.version.request":     "API versions are always requested",
-	"broker.version.fallback": "API versions are always requested",
-	"ssl.protocol":            "TLS 1.2 or newer is negotiated",
-	"ssl.enabled.protocols":   "TLS 1.2 or newer is negotiated",
-	"statistics.interval.ms":  "wifiq does not export client statistics",
-	"debug":                   "use -vv for debug output",
-	"log_level":               "use -v or -vv",
+	"request.timeout.ms":       "the client library derives request timeouts itself",
+	"socket.keepalive.enable":  "connections always use TCP keepalive",
+	"api.version.request":      "API versions are always requested",
+	"broker.version.fallback":  "API versions are always requested",
+	"ssl.protocol":             "TLS 1.2 or newer is negotiated",
+	"ssl.enabled.protocols":    "TLS 1.2 or newer is negotiated",
+	"statistics.interval.ms":   "wifiq does not export client statistics",
+	"debug":                    "use -vv for debug output",
+	"log_level":                "use -v or -vv",
 }
 
 // ignoredPrefixes are families of settings for other components, such as
@@ -107,7 +106,7 @@ var unsupportedProperties = map[string]string{
 type ConfigError struct {
 	Key    string
 	Value  string // "[redacted]" for secrets
-	Source string // where the value came from: a file and line, -X, an environment variable
+	Source string // origin of the value: a file and line, -X, or an environment variable
 	Reason string
 }
 
@@ -116,17 +115,17 @@ func (e *ConfigError) Error() string {
 }
 
 // Set applies one property. An unknown key is not an error: Set returns a
-// warning naming it, and the caller decides how to show that. source says
-// where the setting came from, for the error or warning.
+// warning naming it, and the caller decides how to show that. source names
+// the origin of the setting in the error or warning.
 func (c *Config) Set(key, value, source string) (warning string, err error) {
 	key = strings.TrimSpace(key)
 	if p, ok := properties[key]; ok {
 		if err := p.set(c, value); err != nil {
-			shown := value
+			reported := value
 			if p.secret {
-				shown = redacted
+				reported = redacted
 			}
-			return "", &ConfigError{Key: key, Value: shown, Source: source, Reason: err.Error()}
+			return "", &ConfigError{Key: key, Value: reported, Source: source, Reason: err.Error()}
 		}
 		return "", nil
 	}
@@ -142,16 +141,6 @@ func (c *Config) Set(key, value, source string) (warning string, err error) {
 		}
 	}
 	return fmt.Sprintf("unknown Kafka property %q (%s) is ignored", key, source), nil
-}
-
-// PropertyNames returns the properties that wifiq applies, sorted.
-func PropertyNames() []string {
-	names := make([]string, 0, len(properties))
-	for name := range properties {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }
 
 func setBrokers(c *Config, v string) error {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // AddressPrefix starts a topic address in --from and --to: "kafka:TOPIC".
@@ -61,8 +63,14 @@ type TopicSpec struct {
 	Configs map[string]string
 }
 
-// ErrTopicNotFound is returned (wrapped) for a topic that does not exist.
-var ErrTopicNotFound = errors.New("topic does not exist")
+// ErrTopicNotFound matches (with errors.Is) the error for a topic that
+// does not exist.
+var ErrTopicNotFound = errors.New("topic not found")
+
+type topicNotFoundError struct{ topic string }
+
+func (e topicNotFoundError) Error() string        { return "topic " + e.topic + " does not exist" }
+func (e topicNotFoundError) Is(target error) bool { return target == ErrTopicNotFound }
 
 // CreateTopic creates topic with spec. A topic that already exists is left
 // as it is, and created reports false.
@@ -91,19 +99,50 @@ func CreateTopic(ctx context.Context, client *kgo.Client, topic string, spec Top
 	return true, nil
 }
 
-// partitionsOf returns the partition numbers of topic, or an error wrapping
+// Retries of a metadata request that does not find the topic. A broker
+// learns of a new topic asynchronously, so a topic created a moment ago by
+// another client can be missing from its first metadata response.
+const (
+	topicLookupTries = 4
+	topicLookupDelay = 250 * time.Millisecond
+)
+
+// partitionsOf returns the partition numbers of topic, or an error matching
 // ErrTopicNotFound.
-func partitionsOf(ctx context.Context, admin *kadm.Client, topic string) ([]int32, error) {
-	topics, err := admin.ListTopics(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("unable to read the metadata of topic %s: %w", topic, err)
+func partitionsOf(ctx context.Context, client *kgo.Client, topic string) ([]int32, error) {
+	for try := 1; ; try++ {
+		req := kmsg.NewPtrMetadataRequest()
+		requestTopic := kmsg.NewMetadataRequestTopic()
+		requestTopic.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, requestTopic)
+		resp, err := req.RequestWith(ctx, client)
+		if err != nil {
+			return nil, fmt.Errorf("unable to read the metadata of topic %s: %w", topic, err)
+		}
+
+		var topicErr error = kerr.UnknownTopicOrPartition
+		var partitions []int32
+		for _, t := range resp.Topics {
+			if t.Topic == nil || *t.Topic != topic {
+				continue
+			}
+			topicErr = kerr.ErrorForCode(t.ErrorCode)
+			for _, p := range t.Partitions {
+				partitions = append(partitions, p.Partition)
+			}
+		}
+		switch {
+		case topicErr == nil:
+			return partitions, nil
+		case !errors.Is(topicErr, kerr.UnknownTopicOrPartition):
+			return nil, fmt.Errorf("unable to read the metadata of topic %s: %w", topic, topicErr)
+		case try == topicLookupTries:
+			return nil, topicNotFoundError{topic}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(topicLookupDelay):
+		}
 	}
-	detail, ok := topics[topic]
-	if !ok || errors.Is(detail.Err, kerr.UnknownTopicOrPartition) {
-		return nil, fmt.Errorf("%w: %s", ErrTopicNotFound, topic)
-	}
-	if detail.Err != nil {
-		return nil, fmt.Errorf("unable to read the metadata of topic %s: %w", topic, detail.Err)
-	}
-	return detail.Partitions.Numbers(), nil
 }
