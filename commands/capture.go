@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/wifiq/wifiq/capture"
 	"github.com/wifiq/wifiq/live"
+	"github.com/wifiq/wifiq/record"
 )
 
 // CaptureOptions are the settings of wifiq capture.
@@ -26,6 +26,7 @@ type CaptureOptions struct {
 	// limit.
 	Count    int
 	Duration time.Duration
+	Output   OutputOptions
 }
 
 // NewCmdCapture builds the capture command.
@@ -49,11 +50,12 @@ error unless --link-type names the link type to decode its frames with. When
 the interface goes away (a USB adapter unplugged, a driver reset), capture
 logs it, waits, and carries on when it comes back.
 
-Records go to standard output as they arrive; capture stops on SIGINT or
-SIGTERM, after --count frames or after --duration, and prints a summary on
-stderr.`,
+Records go to standard output as they arrive, or with --to kafka:TOPIC to a
+Kafka topic. capture stops on SIGINT or SIGTERM, after --count frames or after
+--duration, and prints a summary on stderr.
+` + kafkaSettingsHelp,
 		Example: `  wifiq capture -i mon0 | wifiq stats
-  wifiq capture -i mon0 -w /pcap_data/mon0.pcapng --ring-duration 1h --ring-files 12
+  wifiq capture -i mon0 -w /pcap_data/mon0.pcapng --ring-duration 1h --ring-files 12 --to kafka:pcap
   wifiq capture -i wlan1 --monitor -f 'type mgt subtype probe-req' -e wlan.sa,wlan.ssid`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,6 +76,12 @@ stderr.`,
 			}
 			if ringMB < 0 || opts.Count < 0 || opts.Duration < 0 {
 				return usagef("--ring-size, --count and --duration must not be negative")
+			}
+			if err := opts.Output.check(cmd); err != nil {
+				return err
+			}
+			if opts.EKIndex && opts.Output.To != "-" {
+				return usagef("--ek-index writes Elasticsearch index lines, which do not belong in a Kafka topic: leave it out with --to %s", opts.Output.To)
 			}
 			opts.Ring.MaxBytes = ringMB * 1000 * 1000
 			if opts.Ring.Prefix == "" && (opts.Ring.Duration > 0 || opts.Ring.Files > 0 || ringMB > 0) {
@@ -99,6 +107,7 @@ stderr.`,
 	f.BoolVar(&opts.EKIndex, "ek-index", false, "write tshark's {\"index\":...} line before each record")
 	f.BoolVar(&opts.CheckFCS, "check-fcs", false, "verify frame check sequences (wlan.fcs.status 1 good, 0 bad)")
 	opts.Names.addFlags(cmd)
+	opts.Output.addFlags(cmd)
 	return cmd
 }
 
@@ -121,20 +130,15 @@ func captureRun(ctx context.Context, g *Globals, opts *CaptureOptions) error {
 		defer ring.Close()
 	}
 
-	out := bufio.NewWriterSize(g.IO.Out, 64*1024)
-	var writeErr error
-	opts.Source.Idle = func() {
-		if writeErr == nil {
-			writeErr = out.Flush()
-		}
-		if ring != nil {
-			if err := ring.Flush(); err != nil && writeErr == nil {
-				writeErr = err
-			}
-		}
+	out, err := opts.Output.open(ctx, g)
+	if err != nil {
+		return err
 	}
+	w := &captureWriter{sink: out, ring: ring}
+	opts.Source.Idle = w.flush
 	src, err := live.Open(opts.Source, g.Log)
 	if err != nil {
+		out.close(g)
 		var lt *live.LinkTypeError
 		if errors.As(err, &lt) {
 			return usageError{err}
@@ -149,9 +153,9 @@ func captureRun(ctx context.Context, g *Globals, opts *CaptureOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
 		defer cancel()
 	}
-	counts, err := captureLoop(ctx, src, ring, out, opts, resolver, &writeErr)
-	if flushErr := out.Flush(); err == nil && flushErr != nil {
-		err = fmt.Errorf("unable to write records: %w", flushErr)
+	counts, err := captureLoop(ctx, src, w, opts, resolver)
+	if closeErr := out.close(g); err == nil && closeErr != nil {
+		err = closeErr
 	}
 	if ring != nil {
 		if closeErr := ring.Close(); err == nil && closeErr != nil {
@@ -162,8 +166,41 @@ func captureRun(ctx context.Context, g *Globals, opts *CaptureOptions) error {
 	return err
 }
 
-func captureLoop(ctx context.Context, src *live.Source, ring *live.Ring, out *bufio.Writer,
-	opts *CaptureOptions, resolver *capture.Resolver, writeErr *error) (captureCounts, error) {
+// captureWriter hands records to the sink and frames to the ring buffer,
+// and flushes both at least every flushInterval, so that records of a slow
+// trickle of frames do not wait in a buffer.
+type captureWriter struct {
+	sink      record.Sink
+	ring      *live.Ring
+	lastFlush time.Time
+	err       error // the first flush error
+}
+
+const flushInterval = 200 * time.Millisecond
+
+func (w *captureWriter) flush() {
+	w.lastFlush = time.Now()
+	if err := w.sink.Flush(); err != nil && w.err == nil {
+		w.err = fmt.Errorf("unable to write records: %w", err)
+	}
+	if w.ring != nil {
+		if err := w.ring.Flush(); err != nil && w.err == nil {
+			w.err = err
+		}
+	}
+}
+
+func (w *captureWriter) write(ts int64, line []byte) error {
+	if err := w.sink.WriteRecord(ts, line); err != nil {
+		return fmt.Errorf("unable to write records: %w", err)
+	}
+	if time.Since(w.lastFlush) >= flushInterval {
+		w.flush()
+	}
+	return w.err
+}
+
+func captureLoop(ctx context.Context, src *live.Source, w *captureWriter, opts *CaptureOptions, resolver *capture.Resolver) (captureCounts, error) {
 	var counts captureCounts
 	enc := capture.NewEncoder(opts.Fields, opts.Style, resolver)
 	dec := &capture.Decoder{CheckFCS: opts.CheckFCS}
@@ -177,8 +214,8 @@ func captureLoop(ctx context.Context, src *live.Source, ring *live.Ring, out *bu
 			return counts, err
 		}
 		counts.captured++
-		if ring != nil {
-			if err := ring.Write(p.LinkType, p.SnapLen, p.Info, p.Data); err != nil {
+		if w.ring != nil {
+			if err := w.ring.Write(p.LinkType, p.SnapLen, p.Info, p.Data); err != nil {
 				return counts, err
 			}
 		}
@@ -192,11 +229,8 @@ func captureLoop(ctx context.Context, src *live.Source, ring *live.Ring, out *bu
 			buf = enc.AppendIndex(buf, frame)
 		}
 		buf = enc.AppendRecord(buf, frame)
-		if _, err := out.Write(buf); err != nil {
-			return counts, fmt.Errorf("unable to write records: %w", err)
-		}
-		if *writeErr != nil {
-			return counts, fmt.Errorf("unable to write records: %w", *writeErr)
+		if err := w.write(p.Info.Timestamp.UnixMilli(), buf); err != nil {
+			return counts, err
 		}
 		counts.written++
 		if frame.Malformed {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -332,5 +333,79 @@ func TestCaptureRejectsEthernet(t *testing.T) {
 	exit, _ := err.(*exec.ExitError)
 	if exit == nil || exit.ExitCode() != ExitUsage || !strings.Contains(string(out), "interface v1 has link type Ethernet (1)") {
 		t.Errorf("capture on an Ethernet veth: %v\n%s\nwant exit %d naming the link type", err, out, ExitUsage)
+	}
+}
+
+// runInNamespace runs fn on an OS thread inside the namespace. Sockets
+// that fn opens on that thread (libpcap's) live in the namespace; other
+// goroutines, such as the Kafka client's, run on other threads and reach
+// the host's loopback.
+func (n *testNetns) runInNamespace(fn func()) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread stays locked and ends with this goroutine, so the
+		// runtime never reuses a thread left in the namespace.
+		target, err := os.Open("/var/run/netns/" + n.name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("entering namespace %s: %w", n.name, err)
+			return
+		}
+		fn()
+		errc <- nil
+	}()
+	return <-errc
+}
+
+// TestCaptureToKafka captures in the namespace and sends the records to a
+// topic of an in-process Kafka cluster on the host's loopback.
+func TestCaptureToKafka(t *testing.T) {
+	n := newTestNetns(t)
+	brokers := fakeKafka(t, 1, "live")
+	frames := caseFrames(t, "V12_data_and_control_frames.pcap")
+
+	stderr := &lockedBuffer{}
+	g := &Globals{IO: &IO{In: strings.NewReader(""), Out: io.Discard, ErrOut: stderr}}
+	g.Log = newLogger(stderr, slog.LevelInfo)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		err := n.runInNamespace(func() {
+			done <- Run(ctx, NewRoot(g, "test"), g, []string{"capture", "-v", "-i", "v1", "--link-type", "radiotap",
+				"-c", fmt.Sprint(len(frames)), "--to", "kafka:live", "--brokers", brokers})
+		})
+		if err != nil {
+			t.Error(err)
+			done <- -1
+		}
+	}()
+	for !strings.Contains(stderr.String(), "msg=capturing") {
+		select {
+		case code := <-done:
+			t.Fatalf("capture ended with %d before capturing:\n%s", code, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	n.send(frames)
+	if code := <-done; code != ExitOK {
+		t.Fatalf("capture exit %d:\n%s", code, stderr.String())
+	}
+
+	want := withoutTimestamp(invokeCLI(t, nil, "replay-pcap", casesDir+"V12_data_and_control_frames.pcap").stdout)
+	records := topicRecords(t, brokers, "live")
+	if len(records) != len(want) {
+		t.Fatalf("%d Kafka records, want %d:\n%s", len(records), len(want), stderr.String())
+	}
+	for i, r := range records {
+		got := withoutTimestamp(string(r.Value))[0]
+		if got != want[i] {
+			t.Errorf("record %d:\n got %s\nwant %s", i+1, got, want[i])
+		}
 	}
 }

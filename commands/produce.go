@@ -234,11 +234,6 @@ func sendInputs(ctx context.Context, g *Globals, opts *ProduceOptions, producer 
 					closeInput()
 					return stop
 				}
-				// NOTE: record.Reader reports a line over its 4 MiB limit and
-				// then returns the same error forever, so the input ends here.
-				if strings.Contains(lineErr.Reason, "the rest of the input is not read") {
-					break
-				}
 				continue
 			}
 			if err != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wifiq/wifiq/capture"
-	"github.com/wifiq/wifiq/record"
 	"github.com/wifiq/wifiq/replay"
 )
 
@@ -24,7 +23,8 @@ type ReplayPcapOptions struct {
 	CheckFCS  bool
 	AssumeFCS bool
 	// Speed paces the records: 0 as fast as possible, 1 at capture pace.
-	Speed float64
+	Speed  float64
+	Output OutputOptions
 }
 
 // NameOptions select the files that name MAC addresses.
@@ -82,8 +82,16 @@ middle of a record yields every whole record before the cut, with a warning.
 
 A frame that is shorter than its own fields say still gives a record with what
 could be decoded, marked with "_ws_malformed". At the end a summary on stderr
-counts the frames read, written and malformed per file.`,
+counts the frames read, written and malformed per file.
+
+--to kafka:TOPIC sends the records to a Kafka topic instead of standard
+output, each with its event time as the Kafka timestamp, and fails unless the
+brokers acknowledged every record. --rate realtime replays the records at the
+pace they were captured (10x: ten times faster); records keep their original
+event time.
+` + kafkaSettingsHelp,
 		Example: `  wifiq replay-pcap /pcap_data/ | wifiq stats
+  wifiq replay-pcap --to kafka:pcap --rate realtime /pcap_data/
   wifiq replay-pcap --style tshark --fields wlan.sa,wlan.ssid capture.pcapng.gz
   tcpdump -i mon0 -w - | wifiq replay-pcap -`,
 		Args: cobra.MinimumNArgs(1),
@@ -98,6 +106,12 @@ counts the frames read, written and malformed per file.`,
 			if opts.Speed, err = parseRate(rate); err != nil {
 				return usageError{err}
 			}
+			if err := opts.Output.check(cmd); err != nil {
+				return err
+			}
+			if opts.EKIndex && opts.Output.To != "-" {
+				return usagef("--ek-index writes Elasticsearch index lines, which do not belong in a Kafka topic: leave it out with --to %s", opts.Output.To)
+			}
 			opts.Inputs = args
 			return replayPcapRun(cmd.Context(), g, opts)
 		},
@@ -109,6 +123,7 @@ counts the frames read, written and malformed per file.`,
 	cmd.Flags().BoolVar(&opts.CheckFCS, "check-fcs", false, "verify frame check sequences (wlan.fcs.status 1 good, 0 bad) instead of reporting them unverified (2)")
 	cmd.Flags().BoolVar(&opts.AssumeFCS, "assume-fcs", false, "treat frames whose radio header does not say as ending in an FCS")
 	opts.Names.addFlags(cmd)
+	opts.Output.addFlags(cmd)
 	return cmd
 }
 
@@ -131,8 +146,15 @@ func replayPcapRun(ctx context.Context, g *Globals, opts *ReplayPcapOptions) err
 		Stdin:     g.IO.In,
 		Speed:     opts.Speed,
 	}
-	summary, err := replay.Decode(ctx, names, record.NewLineWriter(g.IO.Out), decodeOpts)
+	out, err := opts.Output.open(ctx, g)
+	if err != nil {
+		return err
+	}
+	summary, err := replay.Decode(ctx, names, out, decodeOpts)
 	printDecodeSummary(g, summary)
+	if closeErr := out.close(g); err == nil {
+		err = closeErr
+	}
 	if err != nil {
 		return err
 	}

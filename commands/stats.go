@@ -2,10 +2,7 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +17,7 @@ type StatsOptions struct {
 	Window   time.Duration // 0: no windows
 	Location *time.Location
 	Output   string
+	Input    InputOptions
 }
 
 // NewCmdStats builds the stats command.
@@ -57,12 +55,16 @@ number and skipped.`,
 			if opts.Output, err = resolveOutput(output, g.IO); err != nil {
 				return err
 			}
+			if err := opts.Input.check(args); err != nil {
+				return err
+			}
 			opts.Inputs = args
 			return statsRun(cmd.Context(), g, opts)
 		},
 	}
 	cmd.Flags().StringVar(&window, "window", "", "split counts into tumbling windows of this `size` (90s, 15m, 1h, 1d, 1w)")
 	cmd.Flags().StringVar(&tz, "tz", "UTC", "time `zone` for window boundaries and printed times")
+	opts.Input.addFlags(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: {table|json|csv} (default table on a terminal, json otherwise)")
 	return cmd
 }
@@ -72,7 +74,7 @@ func statsRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
 	if opts.Window > 0 {
 		summary.Window = &ops.Tumbling{Size: opts.Window, Location: opts.Location}
 	}
-	skipped, err := readRecords(ctx, g, opts.Inputs, func(rec *record.Record) error {
+	skipped, err := opts.Input.readRecords(ctx, g, opts.Inputs, func(rec *record.Record) error {
 		summary.Add(rec)
 		return nil
 	})
@@ -85,7 +87,7 @@ func statsRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
 		return err
 	}
 	if skipped > 0 {
-		return partialError{fmt.Sprintf("%d input lines were not records and were skipped", skipped)}
+		return partialError{fmt.Sprintf("%d input lines or messages were not records and were skipped", skipped)}
 	}
 	return nil
 }
@@ -111,57 +113,3 @@ func subtypeReport(rows []ops.SubtypeRow, opts *StatsOptions) *report {
 
 // maxReportedLineErrors bounds the bad input lines printed one by one.
 const maxReportedLineErrors = 10
-
-// readRecords calls fn for every record of the inputs (standard input when
-// there are none) and returns the number of lines that were not records.
-func readRecords(ctx context.Context, g *Globals, inputs []string, fn func(*record.Record) error) (int, error) {
-	if len(inputs) == 0 {
-		inputs = []string{"-"}
-	}
-	skipped := 0
-	for _, name := range inputs {
-		var r io.Reader = g.IO.In
-		if name != "-" {
-			f, err := os.Open(name)
-			if err != nil {
-				return skipped, err
-			}
-			defer f.Close()
-			r = f
-		}
-		source := name
-		if name == "-" {
-			source = "stdin"
-		}
-		reader := record.NewReader(r, source)
-		for n := 0; ; n++ {
-			if n&4095 == 0 && ctx.Err() != nil {
-				return skipped, ctx.Err()
-			}
-			rec, err := reader.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			var lineErr *record.LineError
-			if errors.As(err, &lineErr) {
-				skipped++
-				if skipped <= maxReportedLineErrors {
-					g.Log.Warn("skipped a line that is not a record", "source", lineErr.Source, "line", lineErr.Line, "reason", lineErr.Reason)
-				} else if skipped == maxReportedLineErrors+1 {
-					g.Log.Warn("more lines are not records; only the count is reported from now on", "source", lineErr.Source)
-				}
-				continue
-			}
-			if err != nil {
-				return skipped, fmt.Errorf("unable to read %s: %w", source, err)
-			}
-			if err := fn(rec); err != nil {
-				return skipped, err
-			}
-		}
-	}
-	if skipped > maxReportedLineErrors {
-		g.Log.Warn("lines skipped in total", "skipped", skipped)
-	}
-	return skipped, nil
-}

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -34,11 +35,12 @@ type Reader struct {
 	// wlan_fc_type_subtype ("0x..." means tshark 4.0 style).
 	Style *capture.Style
 
-	scanner *bufio.Scanner
-	line    int64
-	rec     Record
-	buf     []byte   // unescaped strings of the current record
-	values  []string // backing array for field values
+	in     *bufio.Reader
+	long   []byte // a line longer than the reader's buffer, assembled
+	line   int64
+	rec    Record
+	buf    []byte   // unescaped strings of the current record
+	values []string // backing array for field values
 }
 
 // maxLine bounds a record line; longer lines are reported and skipped.
@@ -46,9 +48,39 @@ const maxLine = 4 << 20
 
 // NewReader returns a reader of r; source names it in error messages.
 func NewReader(r io.Reader, source string) *Reader {
-	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 256*1024), maxLine)
-	return &Reader{Source: source, scanner: s}
+	return &Reader{Source: source, in: bufio.NewReaderSize(r, 256*1024)}
+}
+
+// errLineTooLong marks a line longer than maxLine, which was skipped.
+var errLineTooLong = errors.New("line too long")
+
+// nextLine returns the next line without its newline. A line longer than
+// maxLine is read to its end and dropped, and errLineTooLong returned.
+func (r *Reader) nextLine() ([]byte, error) {
+	line, err := r.in.ReadSlice('\n')
+	if err == nil || (err == io.EOF && len(line) > 0) {
+		return bytes.TrimSuffix(line, []byte{'\n'}), nil
+	}
+	if err != bufio.ErrBufferFull {
+		return nil, err
+	}
+	r.long = append(r.long[:0], line...)
+	for {
+		line, err = r.in.ReadSlice('\n')
+		if len(r.long) <= maxLine {
+			r.long = append(r.long, line...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		if len(r.long) > maxLine {
+			return nil, errLineTooLong
+		}
+		return bytes.TrimSuffix(r.long, []byte{'\n'}), nil
+	}
 }
 
 // Read returns the next record. A line that is not a record gives a
@@ -56,19 +88,15 @@ func NewReader(r io.Reader, source string) *Reader {
 // of input it returns io.EOF.
 func (r *Reader) Read() (*Record, error) {
 	for {
-		if !r.scanner.Scan() {
-			err := r.scanner.Err()
-			if errors.Is(err, bufio.ErrTooLong) {
-				r.line++
-				return nil, &LineError{Source: r.Source, Line: r.line, Reason: fmt.Sprintf("line longer than %d bytes; the rest of the input is not read", maxLine)}
-			}
-			if err != nil {
-				return nil, err
-			}
-			return nil, io.EOF
+		line, err := r.nextLine()
+		if err == errLineTooLong {
+			r.line++
+			return nil, &LineError{Source: r.Source, Line: r.line, Reason: fmt.Sprintf("line longer than %d bytes", maxLine)}
+		}
+		if err != nil {
+			return nil, err
 		}
 		r.line++
-		line := r.scanner.Bytes()
 		trimmed := trimSpace(line)
 		if len(trimmed) == 0 {
 			continue

@@ -150,3 +150,23 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestReaderSkipsLongLine checks that a line over the limit is reported
+// once and the records after it are still read.
+func TestReaderSkipsLongLine(t *testing.T) {
+	long := `{"timestamp":"1714561200000","wlan_ssid":["` + strings.Repeat("a", maxLine) + `"]}`
+	input := long + "\n" + `{"timestamp":"1714561200001","wlan_fc_type":["0"]}` + "\n"
+	r := NewReader(strings.NewReader(input), "big.json")
+	_, err := r.Read()
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 1 || !strings.Contains(le.Reason, "longer than") {
+		t.Fatalf("first Read: %v, want a LineError for line 1", err)
+	}
+	rec, err := r.Read()
+	if err != nil || rec.Timestamp != 1714561200001 || r.Line() != 2 {
+		t.Fatalf("second Read: %v, %v at line %d; want the record on line 2", rec, err, r.Line())
+	}
+	if _, err := r.Read(); err != io.EOF {
+		t.Errorf("third Read: %v, want io.EOF", err)
+	}
+}

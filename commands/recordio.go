@@ -1,0 +1,284 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wifiq/wifiq/kafka"
+	"github.com/wifiq/wifiq/record"
+)
+
+// OutputOptions choose where a command writes records: standard output, or
+// a Kafka topic with --to kafka:TOPIC. Every command that writes records
+// takes them.
+type OutputOptions struct {
+	To    string
+	Key   string
+	Kafka KafkaOptions
+
+	createTopic       bool
+	partitions        int32
+	replicationFactor int16
+	topicConfigs      []string
+	// topic is the spec of a topic to create, from check.
+	topic *kafka.TopicSpec
+}
+
+func (o *OutputOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.To, "to", "-", "write records to `DEST`: - (standard output) or kafka:TOPIC")
+	f.StringVar(&o.Key, "key", "", "with --to kafka:TOPIC, key each Kafka record by the first value of this record `field` (default: no key)")
+	f.BoolVar(&o.createTopic, "create-topic", false, "with --to kafka:TOPIC, create the topic if it does not exist")
+	f.Int32Var(&o.partitions, "partitions", 0, "partitions of a created topic (default the broker's num.partitions)")
+	f.Int16Var(&o.replicationFactor, "replication-factor", 0, "replicas of a created topic (default the broker's default.replication.factor)")
+	f.StringArrayVar(&o.topicConfigs, "topic-config", nil, "setting of a created topic, for example retention.ms=-1 (`key=value`, repeatable)")
+	o.Kafka.addFlags(cmd)
+}
+
+// check validates the flags before any work starts.
+func (o *OutputOptions) check(cmd *cobra.Command) error {
+	if o.To == "-" {
+		if o.Key != "" || o.createTopic {
+			return usagef("--key and --create-topic need --to kafka:TOPIC")
+		}
+		return nil
+	}
+	spec, err := topicSpec(cmd, o.createTopic, o.partitions, o.replicationFactor, o.topicConfigs)
+	if err != nil {
+		return err
+	}
+	o.topic = spec
+	if _, ok, err := kafka.ParseAddress(o.To); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("invalid --to %q: want - or kafka:TOPIC", o.To)
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+// kafkaTopic returns the topic of --to kafka:TOPIC, or "".
+func (o *OutputOptions) kafkaTopic() string {
+	topic, ok, _ := kafka.ParseAddress(o.To)
+	if !ok {
+		return ""
+	}
+	return topic
+}
+
+// recordOutput is an open destination of records.
+type recordOutput struct {
+	record.Sink
+	producer *kafka.Producer
+	topic    string
+}
+
+// open connects the destination. For Kafka it checks the connection and
+// the topic first, so a wrong setting fails before any input is read.
+func (o *OutputOptions) open(ctx context.Context, g *Globals) (*recordOutput, error) {
+	topic := o.kafkaTopic()
+	if topic == "" {
+		return &recordOutput{Sink: record.NewLineWriter(g.IO.Out)}, nil
+	}
+	cfg, err := o.Kafka.config(g)
+	if err != nil {
+		return nil, err
+	}
+	p, err := kafka.NewProducer(ctx, cfg, kafka.ProducerOptions{Topic: topic, KeyField: o.Key, CreateTopic: o.topic}, g.Log)
+	if errors.Is(err, kafka.ErrTopicNotFound) {
+		return nil, fmt.Errorf("%w: create it with --create-topic, or let the broker create it with -X allow.auto.create.topics=true", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	g.Log.Info("producing", "topic", topic, "kafka", cfg)
+	return &recordOutput{Sink: p, producer: p, topic: topic}, nil
+}
+
+// close flushes the destination. For Kafka it waits for the brokers'
+// acknowledgements and fails when any record was not acknowledged.
+func (out *recordOutput) close(g *Globals) error {
+	if out.producer == nil {
+		return out.Flush()
+	}
+	stats, err := out.producer.Close()
+	if !g.Quiet {
+		fmt.Fprintf(g.IO.ErrOut, "kafka: %s sent to topic %s, %d acknowledged\n",
+			plural(stats.Written, "record"), out.topic, stats.Acknowledged)
+	}
+	return err
+}
+
+// InputOptions choose where a command reads records from: files or
+// standard input (the arguments), or a Kafka topic with --from kafka:TOPIC.
+type InputOptions struct {
+	From   string
+	Start  string
+	Follow bool
+	Group  string
+	Kafka  KafkaOptions
+	// start is the parsed --start.
+	start kafka.StartPosition
+}
+
+func (o *InputOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.From, "from", "", "read records from `SOURCE` kafka:TOPIC instead of files or standard input")
+	f.StringVar(&o.Start, "start", "", "with --from kafka:TOPIC, where to start: earliest (default), latest, a time (RFC 3339 or @ms) or an offset")
+	f.BoolVar(&o.Follow, "follow", false, "with --from kafka:TOPIC, keep reading new records until interrupted, instead of stopping at the end")
+	f.StringVar(&o.Group, "group", "", "with --from kafka:TOPIC, read as this consumer `group` and commit its offsets")
+	o.Kafka.addFlags(cmd)
+}
+
+// check validates the flags against the file arguments.
+func (o *InputOptions) check(args []string) error {
+	if o.From == "" {
+		if o.Start != "" || o.Follow || o.Group != "" {
+			return usagef("--start, --follow and --group need --from kafka:TOPIC")
+		}
+		return nil
+	}
+	if _, ok, err := kafka.ParseAddress(o.From); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("invalid --from %q: want kafka:TOPIC", o.From)
+		}
+		return usageError{err}
+	}
+	if len(args) > 0 {
+		return usagef("--from kafka:TOPIC reads no files, but %d were given", len(args))
+	}
+	if o.Start != "" {
+		start, err := kafka.ParseStartPosition(o.Start)
+		if err != nil {
+			return usageError{err}
+		}
+		o.start = start
+	}
+	return nil
+}
+
+// readRecords calls fn for every record of the input and returns the
+// number of lines or messages that were not records. Files are read in
+// argument order, standard input when there are none.
+func (o *InputOptions) readRecords(ctx context.Context, g *Globals, inputs []string, fn func(*record.Record) error) (int, error) {
+	if o.From != "" {
+		return o.readTopic(ctx, g, fn)
+	}
+	return readRecordFiles(ctx, g, inputs, fn)
+}
+
+// readTopic reads the --from topic. With --follow it ends when ctx does,
+// which is the normal end of a following read.
+func (o *InputOptions) readTopic(ctx context.Context, g *Globals, fn func(*record.Record) error) (int, error) {
+	topic, _, _ := kafka.ParseAddress(o.From)
+	cfg, err := o.Kafka.config(g)
+	if err != nil {
+		return 0, err
+	}
+	consumer, err := kafka.NewConsumer(ctx, cfg, kafka.ConsumerOptions{Topic: topic, Start: o.start, Follow: o.Follow, Group: o.Group}, g.Log)
+	if err != nil {
+		return 0, err
+	}
+	g.Log.Info("consuming", "topic", topic, "group", o.Group, "follow", o.Follow, "kafka", cfg)
+	reader := kafka.NewRecordReader(consumer)
+	skipped := 0
+	var readErr error
+	for {
+		rec, msg, err := reader.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var valueErr *kafka.ValueError
+		if errors.As(err, &valueErr) {
+			skipped++
+			logValueError(g, valueErr, skipped)
+			consumer.MarkProcessed(msg)
+			continue
+		}
+		if err != nil {
+			if o.Follow && ctx.Err() != nil {
+				break // interrupted: the end of a following read
+			}
+			readErr = err
+			break
+		}
+		if err := fn(rec); err != nil {
+			readErr = err
+			break
+		}
+		consumer.MarkProcessed(msg)
+	}
+	if err := consumer.Close(); readErr == nil {
+		readErr = err
+	}
+	return skipped, readErr
+}
+
+// readRecordFiles reads record lines from files, or standard input for "-"
+// or no files at all.
+func readRecordFiles(ctx context.Context, g *Globals, inputs []string, fn func(*record.Record) error) (int, error) {
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	skipped := 0
+	for _, name := range inputs {
+		n, err := readRecordFile(ctx, g, name, skipped, fn)
+		skipped += n
+		if err != nil {
+			return skipped, err
+		}
+	}
+	return skipped, nil
+}
+
+func readRecordFile(ctx context.Context, g *Globals, name string, skippedBefore int, fn func(*record.Record) error) (int, error) {
+	var r io.Reader = g.IO.In
+	source := "stdin"
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		r, source = f, name
+	}
+	reader := record.NewReader(r, source)
+	skipped := 0
+	for n := 0; ; n++ {
+		if n&1023 == 0 && ctx.Err() != nil {
+			return skipped, ctx.Err()
+		}
+		rec, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return skipped, nil
+		}
+		var lineErr *record.LineError
+		if errors.As(err, &lineErr) {
+			skipped++
+			logLineError(g, lineErr, skippedBefore+skipped)
+			continue
+		}
+		if err != nil {
+			return skipped, fmt.Errorf("unable to read %s: %w", source, err)
+		}
+		if err := fn(rec); err != nil {
+			return skipped, err
+		}
+	}
+}
+
+// logLineError reports a line that is not a record, the first
+// maxReportedLineErrors times, then once that only the count follows.
+func logLineError(g *Globals, err *record.LineError, skipped int) {
+	switch {
+	case skipped <= maxReportedLineErrors:
+		g.Log.Warn("skipped a line that is not a record", "source", err.Source, "line", err.Line, "reason", err.Reason)
+	case skipped == maxReportedLineErrors+1:
+		g.Log.Warn("more lines are not records; only the count is reported from now on")
+	}
+}

@@ -1,0 +1,100 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// realKafka returns the PLAINTEXT brokers of the local test broker
+// (scripts/kafka.sh), or skips the test when it is not running, unless
+// WIFIQ_REQUIRE_SERVERS is set.
+func realKafka(t *testing.T) string {
+	t.Helper()
+	brokers := os.Getenv("WIFIQ_KAFKA_BROKERS")
+	if brokers == "" {
+		if os.Getenv("WIFIQ_REQUIRE_SERVERS") != "" {
+			t.Fatal("WIFIQ_KAFKA_BROKERS is not set: start the broker with scripts/kafka.sh start and source its env file")
+		}
+		t.Skip("no Kafka broker: run scripts/kafka.sh start and source /tmp/wifiq-servers/kafka/env")
+	}
+	isolateKafkaEnv(t)
+	return brokers
+}
+
+// roundTripThroughKafka replays captures into a topic, then runs stats
+// from the topic, and compares it with stats over the piped records.
+func roundTripThroughKafka(t *testing.T, brokers, topic string) {
+	t.Helper()
+	files := []string{casesDir + "V12_data_and_control_frames.pcap", casesDir + "V7_channel_from_frequency.pcap", kafkaTestCaptures + "aircrack-ng__n-02.cap"}
+	args := append([]string{"replay-pcap", "--to", "kafka:" + topic, "--create-topic", "--partitions", "3", "--brokers", brokers}, files...)
+	code, stdout, stderr := wifiqKafka(t, "", args...)
+	if code != ExitOK || stdout != "" {
+		t.Fatalf("replay-pcap --to kafka: exit %d, stdout %q\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "229 records sent to topic "+topic+", 229 acknowledged") {
+		t.Errorf("stderr does not report 229 acknowledged records:\n%s", stderr)
+	}
+
+	code, fromTopic, stderr := wifiqKafka(t, "", "stats", "--from", "kafka:"+topic, "--brokers", brokers, "-o", "csv")
+	if code != ExitOK {
+		t.Fatalf("stats --from kafka: exit %d\n%s", code, stderr)
+	}
+	records := invokeCLI(t, nil, append([]string{"replay-pcap"}, files...)...)
+	piped := invokeCLI(t, strings.NewReader(records.stdout), "stats", "-o", "csv")
+	if fromTopic != piped.stdout {
+		t.Errorf("stats from the topic:\n%s\nstats from the pipe:\n%s", fromTopic, piped.stdout)
+	}
+
+	// Each Kafka record carries the record's event time as its timestamp.
+	lines := strings.Split(strings.TrimSpace(records.stdout), "\n")
+	byValue := map[string]int64{}
+	for _, line := range lines {
+		ts, _ := strconv.ParseInt(line[len(`{"timestamp":"`):strings.Index(line, `",`)], 10, 64)
+		byValue[line] = ts
+	}
+	for _, r := range topicRecords(t, brokers, topic) {
+		want, ok := byValue[string(r.Value)+"\n"]
+		if !ok {
+			want, ok = byValue[string(r.Value)]
+		}
+		if !ok || r.Timestamp.UnixMilli() != want {
+			t.Fatalf("Kafka record at %v with value %.80s: want timestamp %d", r.Timestamp, r.Value, want)
+		}
+	}
+}
+
+func TestRecordsThroughFakeKafka(t *testing.T) {
+	brokers := fakeKafka(t, 3, "pcap")
+	roundTripThroughKafka(t, brokers, "pcap")
+}
+
+func TestRecordsThroughRealKafka(t *testing.T) {
+	brokers := realKafka(t)
+	topic := fmt.Sprintf("wifiq-test-roundtrip-%d", time.Now().UnixNano())
+	roundTripThroughKafka(t, brokers, topic)
+}
+
+func TestRecordIOFlagErrors(t *testing.T) {
+	isolateKafkaEnv(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"replay-pcap", "--key", "wlan.sa", casesDir + "V7_channel_from_frequency.pcap"}, "--key and --create-topic need --to kafka:TOPIC"},
+		{[]string{"replay-pcap", "--to", "elastic:pcap", casesDir + "V7_channel_from_frequency.pcap"}, `"elastic:pcap"`},
+		{[]string{"replay-pcap", "--to", "kafka:pcap", "--ek-index", casesDir + "V7_channel_from_frequency.pcap"}, "--ek-index"},
+		{[]string{"stats", "--from", "kafka:pcap", "records.json"}, "reads no files"},
+		{[]string{"stats", "--follow"}, "need --from kafka:TOPIC"},
+		{[]string{"stats", "--from", "kafka:pcap", "--start", "yesterday"}, "yesterday"},
+	}
+	for _, tt := range tests {
+		res := invokeCLI(t, nil, tt.args...)
+		if res.code != ExitUsage || !strings.Contains(res.stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, res.code, res.stderr, ExitUsage, tt.want)
+		}
+	}
+}
