@@ -97,6 +97,9 @@ func (r *Reader) Read() (*Record, error) {
 			return nil, err
 		}
 		r.line++
+		if r.line == 1 {
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
+		}
 		trimmed := trimSpace(line)
 		if len(trimmed) == 0 {
 			continue
@@ -106,6 +109,9 @@ func (r *Reader) Read() (*Record, error) {
 			continue
 		}
 		if reason != "" {
+			if trimmed[0] == '[' {
+				reason += "; this looks like tshark -T json output, which is one JSON array: use tshark -T ek, which writes one object per line"
+			}
 			return nil, &LineError{Source: r.Source, Line: r.line, Reason: reason}
 		}
 		return rec, nil
@@ -152,7 +158,7 @@ func (r *Reader) parse(line []byte) (rec *Record, skip bool, reason string) {
 			hasTimestamp = true
 			return nil
 		case "layers":
-			return p.object(p.field)
+			return p.object(p.layerMember(""))
 		}
 		return p.field(key)
 	}); err != nil {
@@ -166,6 +172,9 @@ func (r *Reader) parse(line []byte) (rec *Record, skip bool, reason string) {
 	}
 	if r.rec.Timestamp > 0 && r.rec.Timestamp < 100_000_000_000 {
 		return nil, false, fmt.Sprintf("timestamp %d is before 1973 in milliseconds: it looks like seconds; records carry milliseconds since the Unix epoch", r.rec.Timestamp)
+	}
+	if r.rec.Timestamp > 100_000_000_000_000 {
+		return nil, false, fmt.Sprintf("timestamp %d is after the year 5000 in milliseconds: it looks like microseconds or nanoseconds; records carry milliseconds since the Unix epoch", r.rec.Timestamp)
 	}
 	r.rec.Style = r.detectStyle()
 	return &r.rec, false, ""
@@ -184,6 +193,50 @@ func (r *Reader) detectStyle() capture.Style {
 		}
 	}
 	return capture.StyleClassic
+}
+
+// layerMember reads a member of tshark's "layers" object. With -e FIELD
+// its values are arrays of strings. Without -e (the full -T ek output) they
+// are one object per protocol whose keys repeat the protocol's name
+// ("wlan": {"wlan_wlan_fc_type_subtype": "0x0008", ...}); these are
+// flattened, with the repeated name taken off, and flags (true, false) and
+// values that are objects are left out.
+func (p *parser) layerMember(protocol string) func(string) error {
+	return func(key string) error {
+		p.ws()
+		if p.pos >= len(p.data) {
+			return p.errorf("missing value of %q", key)
+		}
+		switch c := p.data[p.pos]; {
+		case c == '{':
+			prefix := protocol
+			if prefix == "" {
+				prefix = key + "_"
+			}
+			return p.object(p.layerMember(prefix))
+		case c == 't' || c == 'f' || c == 'n':
+			return p.skipValue()
+		case c == '[' && !p.arrayOfScalars():
+			return p.skipValue()
+		}
+		return p.field(strings.TrimPrefix(key, protocol))
+	}
+}
+
+// arrayOfScalars reports whether the array at the current position is
+// empty or starts with a string or a number.
+func (p *parser) arrayOfScalars() bool {
+	for i := p.pos + 1; i < len(p.data); i++ {
+		switch c := p.data[i]; c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case ']', '"', '-':
+			return true
+		default:
+			return c >= '0' && c <= '9'
+		}
+	}
+	return false
 }
 
 // parser is a small JSON reader for the record shape: objects whose values

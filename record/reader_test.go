@@ -170,3 +170,48 @@ func TestReaderSkipsLongLine(t *testing.T) {
 		t.Errorf("third Read: %v, want io.EOF", err)
 	}
 }
+
+// TestReaderFullEK reads tshark -T ek output written without -e: one
+// object per protocol, keys that repeat the protocol, flags and nulls.
+func TestReaderFullEK(t *testing.T) {
+	line := `{"timestamp":"1714582800000","layers":{"frame":{"frame_frame_number":"1","frame_frame_marked":false},` +
+		`"wlan_radio":{"wlan_radio_wlan_radio_channel":"6","wlan_radio_wlan_radio_short_preamble":false},` +
+		`"wlan":{"wlan_wlan_fc_type_subtype":"0x0008","wlan_wlan_tag":[null,null],"wlan_wlan_tag_number":["0","1"],` +
+		`"wlan_wlan_fc_tree":{"wlan_wlan_fc_retry":false,"wlan_wlan_fc_subtype":"8"}}}}`
+	rec, err := NewReader(strings.NewReader(line), "ek").Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string][]string{
+		"wlan_fc_type_subtype": {"0x0008"},
+		"wlan_radio_channel":   {"6"},
+		"wlan_tag_number":      {"0", "1"},
+		"wlan_fc_subtype":      {"8"},
+		"frame_number":         {"1"},
+		"wlan_tag":             nil,
+	} {
+		if got := rec.Get(key); !slices.Equal(got, want) {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	if rec.Style != capture.StyleTshark {
+		t.Errorf("style %v, want tshark", rec.Style)
+	}
+}
+
+func TestReaderInputHints(t *testing.T) {
+	tests := []struct{ input, want string }{
+		{"[\n", "use tshark -T ek"},
+		{`{"timestamp":"1714561200000000","wlan_fc_type":["0"]}`, "looks like microseconds"},
+	}
+	for _, tt := range tests {
+		_, err := NewReader(strings.NewReader(tt.input), "in").Read()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v, want an error saying %q", tt.input, err, tt.want)
+		}
+	}
+	rec, err := NewReader(strings.NewReader("\xef\xbb\xbf"+`{"timestamp":"1714561200000"}`), "bom").Read()
+	if err != nil || rec.Timestamp != 1714561200000 {
+		t.Errorf("line with a byte order mark: %v, %v", rec, err)
+	}
+}
