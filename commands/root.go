@@ -23,14 +23,18 @@ const (
 	ExitFailure = 1 // the command failed
 	ExitUsage   = 2 // invalid flags or arguments
 	ExitPartial = 3 // the command finished, but some input was skipped
+	// ExitInterrupted is the status after SIGINT or SIGTERM stopped a
+	// command before it finished (128 + SIGINT, as shells report it).
+	ExitInterrupted = 130
 )
 
 const exitStatusHelp = `
 Exit status:
-  0  success
-  1  failure
-  2  invalid flags or arguments
-  3  finished, but some input could not be read and was skipped
+  0    success
+  1    failure
+  2    invalid flags or arguments
+  3    finished, but some input could not be read and was skipped
+  130  interrupted by SIGINT or SIGTERM
 `
 
 // IO holds the streams a command uses, so tests can replace them.
@@ -142,6 +146,7 @@ func Main(version string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g := &Globals{IO: SystemIO(), Log: newLogger(os.Stderr, slog.LevelWarn)}
+	g.IO.In = newContextReader(ctx, os.Stdin)
 	root := NewRoot(g, version)
 	return Run(ctx, root, g, os.Args[1:])
 }
@@ -153,6 +158,10 @@ func Run(ctx context.Context, root *cobra.Command, g *Globals, args []string) in
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(g.IO.ErrOut, "wifiq: interrupted")
+		return ExitInterrupted
 	}
 	fmt.Fprintf(g.IO.ErrOut, "wifiq: %v\n", err)
 	var usage usageError
