@@ -9,10 +9,14 @@ import (
 )
 
 // Tumbling describes fixed-size, non-overlapping windows in event time. A
-// window is [Start, End). Sizes that are whole days follow the calendar days
-// of Location, so a day window in a zone with daylight saving time lasts 23
-// or 25 hours on the days the clocks change; other sizes are aligned to
-// Location's wall clock (UTC: to the Unix epoch).
+// window is [Start, End). Windows follow the wall clock of Location: a
+// window starts whenever the local time enters a new multiple of Size
+// (counted from 1970-01-01 00:00 local time). In UTC, and in zones without
+// daylight saving time, every window lasts Size. Where the clocks change,
+// the window that holds the change is shorter or longer: a day window lasts
+// 23 or 25 hours, and when the clocks go back, a 15-minute window of the
+// repeated hour comes twice. Week windows start on Thursdays, as
+// 1970-01-01 was one.
 type Tumbling struct {
 	Size     time.Duration
 	Location *time.Location
@@ -25,37 +29,72 @@ type Window struct {
 
 // Of returns the window that holds the event time ts (milliseconds).
 func (t Tumbling) Of(ts int64) Window {
-	loc := t.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	const day = 24 * time.Hour
-	if t.Size%day == 0 {
-		days := int(t.Size / day)
-		local := time.UnixMilli(ts).In(loc)
-		y, m, d := local.Date()
-		// Count calendar days from 1970-01-01 so windows of several days are
-		// aligned the same way in every zone.
-		dayNumber := int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
-		first := dayNumber - floorMod(dayNumber, days)
-		start := time.Date(1970, 1, 1+first, 0, 0, 0, 0, loc)
-		end := time.Date(1970, 1, 1+first+days, 0, 0, 0, 0, loc)
-		return Window{Start: start.UnixMilli(), End: end.UnixMilli()}
-	}
 	size := t.Size.Milliseconds()
-	_, offset := time.UnixMilli(ts).In(loc).Zone()
-	wall := ts + int64(offset)*1000
-	startWall := wall - floorMod64(wall, size)
-	start := startWall - int64(offset)*1000
-	return Window{Start: start, End: start + size}
+	if t.Location == nil || t.Location == time.UTC {
+		start := ts - floorMod64(ts, size)
+		return Window{Start: start, End: start + size}
+	}
+	return Window{Start: t.start(ts), End: t.end(ts)}
 }
 
-func floorMod(a, b int) int {
-	m := a % b
-	if m < 0 {
-		m += b
+// maxZoneSteps bounds the offset changes that start and end step over; a
+// window rarely spans more than one.
+const maxZoneSteps = 64
+
+// zoneAt returns the UTC offset in force at ts and the bounds of the period
+// with that offset (zero when the zone has no changes there).
+func (t Tumbling) zoneAt(ts int64) (offset int64, from, until time.Time) {
+	local := time.UnixMilli(ts).In(t.Location)
+	_, seconds := local.Zone()
+	from, until = local.ZoneBounds()
+	return int64(seconds) * 1000, from, until
+}
+
+// slot returns the multiple of the window size that the local time at ts
+// falls in, as milliseconds since 1970-01-01 00:00 local time.
+func (t Tumbling) slot(ts int64) int64 {
+	offset, _, _ := t.zoneAt(ts)
+	wall := ts + offset
+	return wall - floorMod64(wall, t.Size.Milliseconds())
+}
+
+// start returns the first instant of the window that holds ts.
+func (t Tumbling) start(ts int64) int64 {
+	for range maxZoneSteps {
+		offset, from, _ := t.zoneAt(ts)
+		slot := t.slot(ts)
+		candidate := slot - offset
+		if from.IsZero() || from.UnixMilli() < candidate {
+			return candidate
+		}
+		// The offset changed inside the slot: the window starts at the
+		// change if the local time entered a new slot there.
+		change := from.UnixMilli()
+		if t.slot(change-1) != slot {
+			return change
+		}
+		ts = change - 1
 	}
-	return m
+	return ts
+}
+
+// end returns the first instant after the window that holds ts.
+func (t Tumbling) end(ts int64) int64 {
+	size := t.Size.Milliseconds()
+	for range maxZoneSteps {
+		offset, _, until := t.zoneAt(ts)
+		slot := t.slot(ts)
+		candidate := slot + size - offset
+		if until.IsZero() || until.UnixMilli() > candidate {
+			return candidate
+		}
+		change := until.UnixMilli()
+		if t.slot(change) != slot {
+			return change
+		}
+		ts = change
+	}
+	return ts + 1
 }
 
 func floorMod64(a, b int64) int64 {

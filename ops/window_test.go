@@ -70,3 +70,56 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestTumblingAcrossClockChanges(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	w := Tumbling{Size: 2 * time.Hour, Location: berlin}
+	tests := []struct{ at, start, end string }{
+		// Clocks go back at 01:00Z on 27 October 2024: 02:00-03:00 local
+		// happens twice, so the 02:00 window lasts three hours.
+		{"2024-10-26T23:30:00Z", "2024-10-26T22:00:00Z", "2024-10-27T00:00:00Z"},
+		{"2024-10-27T00:30:00Z", "2024-10-27T00:00:00Z", "2024-10-27T03:00:00Z"},
+		{"2024-10-27T01:30:00Z", "2024-10-27T00:00:00Z", "2024-10-27T03:00:00Z"},
+		{"2024-10-27T02:30:00Z", "2024-10-27T00:00:00Z", "2024-10-27T03:00:00Z"},
+		// Clocks go forward at 01:00Z on 31 March 2024: 02:00 local does
+		// not exist, so the 02:00 window starts at 03:00 local and lasts an
+		// hour.
+		{"2024-03-31T00:30:00Z", "2024-03-30T23:00:00Z", "2024-03-31T01:00:00Z"},
+		{"2024-03-31T01:30:00Z", "2024-03-31T01:00:00Z", "2024-03-31T02:00:00Z"},
+	}
+	for _, tt := range tests {
+		got := w.Of(ms(tt.at))
+		if got.Start != ms(tt.start) || got.End != ms(tt.end) {
+			t.Errorf("Of(%s) = [%s, %s), want [%s, %s)", tt.at,
+				time.UnixMilli(got.Start).UTC().Format(time.RFC3339), time.UnixMilli(got.End).UTC().Format(time.RFC3339), tt.start, tt.end)
+		}
+	}
+}
+
+// TestTumblingPartitionsTime checks, minute by minute over the days around
+// clock changes in several zones, that the windows hold their event, touch
+// each other and never overlap.
+func TestTumblingPartitionsTime(t *testing.T) {
+	sizes := []time.Duration{15 * time.Minute, time.Hour, 2 * time.Hour, 7 * time.Hour, 24 * time.Hour}
+	for _, zone := range []string{"Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range sizes {
+			w := Tumbling{Size: size, Location: loc}
+			for _, day := range []string{"2024-03-30T00:00:00Z", "2024-04-06T00:00:00Z", "2024-10-26T00:00:00Z", "2024-11-02T00:00:00Z"} {
+				from := ms(day)
+				for ts := from; ts < from+3*86_400_000; ts += 60_000 {
+					win := w.Of(ts)
+					if win.Start > ts || ts >= win.End {
+						t.Fatalf("%s %v: window [%d, %d) does not hold %d", zone, size, win.Start, win.End, ts)
+					}
+					if next := w.Of(win.End); next.Start != win.End {
+						t.Fatalf("%s %v: window after [%d, %d) starts at %d", zone, size, win.Start, win.End, next.Start)
+					}
+				}
+			}
+		}
+	}
+}
