@@ -35,7 +35,7 @@ fuzz: ## fuzz the decoder and the record reader for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./capture/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./record/
 
-bench: ## decode 1,000,000+ frames with wifiq and with tshark and print the ratio
+bench: ## decode 1,000,000+ frames with wifiq and with tshark and print the ratio (1.4 GB in testdata/bench; make clean removes it)
 	scripts/bench-decode.sh
 
 bench-go: ## run the Go benchmarks (ns and allocations per frame)

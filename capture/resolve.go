@@ -158,12 +158,12 @@ func parseAddressPrefix(s string) (addr uint64, bits int, err error) {
 	text, maskText, hasMask := strings.Cut(s, "/")
 	octets := strings.FieldsFunc(text, func(r rune) bool { return r == ':' || r == '-' || r == '.' })
 	if len(octets) < 1 || len(octets) > 6 {
-		return 0, 0, fmt.Errorf("invalid address %q: want 1 to 6 hex octets", s)
+		return 0, 0, fmt.Errorf("invalid address %.40q: want 1 to 6 hex octets", s)
 	}
 	for _, o := range octets {
 		v, err := strconv.ParseUint(o, 16, 8)
 		if err != nil || len(o) > 2 {
-			return 0, 0, fmt.Errorf("invalid address %q: octet %q is not hex", s, o)
+			return 0, 0, fmt.Errorf("invalid address %.40q: octet %.20q is not hex", s, o)
 		}
 		addr = addr<<8 | v
 	}
@@ -219,6 +219,10 @@ func (r *Resolver) loadFile(path string, kind nameFileKind) error {
 	if err != nil {
 		return fmt.Errorf("unable to read name file: %w", err)
 	}
+	if info, err := f.Stat(); err == nil && info.IsDir() {
+		f.Close()
+		return fmt.Errorf("unable to read name file %s: it is a directory", path)
+	}
 	defer f.Close()
 	if err := r.load(f, kind); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -229,7 +233,7 @@ func (r *Resolver) loadFile(path string, kind nameFileKind) error {
 func (r *Resolver) load(rd io.Reader, kind nameFileKind) error {
 	scanner := bufio.NewScanner(rd)
 	scanner.Buffer(make([]byte, 64*1024), 1024*1024)
-	line := 0
+	line, entries := 0, 0
 	for scanner.Scan() {
 		line++
 		text := scanner.Text()
@@ -257,6 +261,13 @@ func (r *Resolver) load(rd io.Reader, kind nameFileKind) error {
 			return fmt.Errorf("line %d: %q is not a full MAC address", line, fields[0])
 		}
 		r.AddPrefix(addr, bits, name)
+		entries++
 	}
-	return scanner.Err()
+	if err := scanner.Err(); err != nil {
+		return err
+	}
+	if entries == 0 {
+		return fmt.Errorf("no entries found: want lines of an address (or prefix) and a name, separated by %s", map[bool]string{true: "a tab", false: "spaces"}[kind == kindManuf])
+	}
+	return nil
 }

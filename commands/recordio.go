@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -219,22 +221,55 @@ func (o *InputOptions) readTopic(ctx context.Context, g *Globals, fn func(*recor
 	return skipped, readErr
 }
 
+// unreadableInputsError reports input files that could not be opened; the
+// other files were read.
+type unreadableInputsError struct {
+	failed []error
+	total  int
+}
+
+func (e *unreadableInputsError) Error() string {
+	msgs := make([]string, len(e.failed))
+	for i, err := range e.failed {
+		msgs[i] = err.Error()
+	}
+	return fmt.Sprintf("%d of %d inputs could not be read: %s", len(e.failed), e.total, strings.Join(msgs, "; "))
+}
+
 // readRecordFiles reads record lines from files, or standard input for "-"
-// or no files at all.
+// or no files at all. A file that cannot be opened is reported and the
+// others are read; the error is then an *unreadableInputsError, or a plain
+// error when no input could be read at all.
 func readRecordFiles(ctx context.Context, g *Globals, inputs []string, fn func(*record.Record) error) (int, error) {
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
 	}
 	skipped := 0
+	var failed []error
 	for _, name := range inputs {
 		n, err := readRecordFile(ctx, g, name, skipped, fn)
 		skipped += n
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) && pathErr.Op == "open" {
+			g.Log.Error("cannot open input", "file", name, "err", pathErr.Err)
+			failed = append(failed, err)
+			continue
+		}
 		if err != nil {
 			return skipped, err
 		}
 	}
+	if len(failed) == len(inputs) {
+		return skipped, (&unreadableInputsError{failed, len(inputs)}).asFatal()
+	}
+	if len(failed) > 0 {
+		return skipped, &unreadableInputsError{failed, len(inputs)}
+	}
 	return skipped, nil
 }
+
+// asFatal turns the report into a plain error: nothing was read.
+func (e *unreadableInputsError) asFatal() error { return errors.New(e.Error()) }
 
 func readRecordFile(ctx context.Context, g *Globals, name string, skippedBefore int, fn func(*record.Record) error) (int, error) {
 	var r io.Reader = g.IO.In

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -44,19 +45,19 @@ func (o *NameOptions) resolver() (*capture.Resolver, error) {
 	r := capture.NewResolver()
 	if o.Ethers != "" {
 		if err := r.LoadEthers(o.Ethers); err != nil {
-			return nil, err
+			return nil, usagef("--ethers: %v", err)
 		}
 	}
 	if o.WKA != "" {
 		if err := r.LoadWKA(o.WKA); err != nil {
-			return nil, err
+			return nil, usagef("--wka: %v", err)
 		}
 	} else {
 		capture.AddBuiltinWellKnown(r)
 	}
 	if o.Manuf != "" {
 		if err := r.LoadManuf(o.Manuf); err != nil {
-			return nil, err
+			return nil, usagef("--manuf: %v", err)
 		}
 	} else if err := capture.AddBuiltinManufacturers(r); err != nil {
 		return nil, err
@@ -121,7 +122,7 @@ event time.
 	cmd.Flags().StringVar(&rate, "rate", "max", "replay pace: max (as fast as possible), realtime (as captured) or a factor such as 10x")
 	cmd.Flags().BoolVar(&opts.EKIndex, "ek-index", false, "write tshark's {\"index\":...} line before each record")
 	cmd.Flags().BoolVar(&opts.CheckFCS, "check-fcs", false, "verify frame check sequences (wlan.fcs.status 1 good, 0 bad) instead of reporting them unverified (2)")
-	cmd.Flags().BoolVar(&opts.AssumeFCS, "assume-fcs", false, "treat frames whose radio header does not say as ending in an FCS")
+	cmd.Flags().BoolVar(&opts.AssumeFCS, "assume-fcs", false, "treat frames as ending in a 4-byte FCS when their radio header does not say whether they do")
 	opts.Names.addFlags(cmd)
 	opts.Output.addFlags(cmd)
 	return cmd
@@ -164,8 +165,12 @@ func replayPcapRun(ctx context.Context, g *Globals, opts *ReplayPcapOptions) err
 		for _, f := range failed {
 			msgs = append(msgs, f.Err.Error())
 		}
-		return partialError{fmt.Sprintf("%d of %d files could not be read completely: %s",
-			len(failed), len(summary.Files), strings.Join(msgs, "; "))}
+		msg := fmt.Sprintf("%d of %d files could not be read completely: %s",
+			len(failed), len(summary.Files), strings.Join(msgs, "; "))
+		if summary.Totals().Read == 0 {
+			return errors.New(msg) // nothing at all was read
+		}
+		return partialError{msg}
 	}
 	return nil
 }
@@ -194,7 +199,8 @@ func printDecodeSummary(g *Globals, s replay.Summary) {
 				"file", f.Name, "records", f.Read)
 		}
 		if f.Skipped > 0 {
-			g.Log.Warn("skipped records of a link type that carries no 802.11 frames", "file", f.Name, "skipped", f.Skipped)
+			g.Log.Warn("skipped records of a link type that carries no 802.11 frames", "file", f.Name, "skipped", f.Skipped,
+				"link_type", fmt.Sprintf("%s (%d)", f.SkippedLinkType, uint32(f.SkippedLinkType)))
 		}
 	}
 	if g.Quiet {

@@ -109,7 +109,9 @@ func TestReplayPcapErrors(t *testing.T) {
 		{"unknown field", []string{"replay-pcap", "-e", "wlan.bogus", casesDir + "V9_ssid_bytes.pcap"}, ExitUsage, `"wlan.bogus"`},
 		{"unknown style", []string{"replay-pcap", "--style", "json", casesDir + "V9_ssid_bytes.pcap"}, ExitUsage, `"json"`},
 		{"no arguments", []string{"replay-pcap"}, ExitUsage, "requires at least 1 arg"},
-		{"missing file", []string{"replay-pcap", filepath.Join(dir, "nope.pcap")}, ExitUsage, "nope.pcap"},
+		{"missing file", []string{"replay-pcap", filepath.Join(dir, "nope.pcap")}, ExitFailure, "nope.pcap"},
+		{"missing file, next to a good one", []string{"replay-pcap", filepath.Join(dir, "nope.pcap"), casesDir + "V9_ssid_bytes.pcap"}, ExitPartial, "nope.pcap"},
+		{"name file that is not one", []string{"replay-pcap", "--manuf", casesDir + "V9_ssid_bytes.pcap", casesDir + "V9_ssid_bytes.pcap"}, ExitUsage, "--manuf"},
 		{"not a capture, next to a good one", []string{"replay-pcap", notCapture, casesDir + "V9_ssid_bytes.pcap"}, ExitPartial, "notes.pcap"},
 	}
 	for _, tt := range tests {

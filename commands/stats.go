@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,7 +50,7 @@ number and skipped.`,
 					return usageError{err}
 				}
 			}
-			if opts.Location, err = time.LoadLocation(tz); err != nil {
+			if opts.Location, err = time.LoadLocation(tz); err != nil || tz == "" {
 				return usagef("invalid --tz %q: want an IANA zone name such as UTC or Europe/Berlin", tz)
 			}
 			if opts.Output, err = resolveOutput(output, g.IO); err != nil {
@@ -74,17 +75,34 @@ func statsRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
 	if opts.Window > 0 {
 		summary.Window = &ops.Tumbling{Size: opts.Window, Location: opts.Location}
 	}
+	var missing, invalid int
 	skipped, err := opts.Input.readRecords(ctx, g, opts.Inputs, func(rec *record.Record) error {
+		if v, ok := rec.First("wlan_fc_type_subtype"); !ok {
+			missing++
+		} else if _, err := record.ParseNumber(v); err != nil {
+			invalid++
+			if invalid <= maxReportedLineErrors {
+				g.Log.Warn("record has an invalid wlan_fc_type_subtype; counted under (no frame control)", "value", v, "offset", rec.Offset)
+			}
+		}
 		summary.Add(rec)
 		return nil
 	})
-	if err != nil {
+	var unreadable *unreadableInputsError
+	if err != nil && !errors.As(err, &unreadable) {
 		return err
+	}
+	if missing > 0 {
+		g.Log.Warn("records without wlan_fc_type_subtype are counted under (no frame control); with tshark -e, add -e wlan.fc.type_subtype",
+			"records", missing)
 	}
 
 	rep := subtypeReport(summary.Rows(), opts)
 	if err := rep.write(g.IO.Out, opts.Output); err != nil {
 		return err
+	}
+	if unreadable != nil {
+		return partialError{unreadable.Error()}
 	}
 	if skipped > 0 {
 		return partialError{fmt.Sprintf("%d input lines or messages were not records and were skipped", skipped)}

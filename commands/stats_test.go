@@ -2,6 +2,7 @@ package commands
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -83,5 +84,29 @@ garbage
 		if res.code != ExitUsage || !strings.Contains(res.stderr, args[2]) {
 			t.Errorf("%v: exit %d, stderr %q; want %d naming %q", args, res.code, res.stderr, ExitUsage, args[2])
 		}
+	}
+}
+
+func TestStatsMissingInput(t *testing.T) {
+	records := invokeCLI(t, nil, "replay-pcap", casesDir+"V7_channel_from_frequency.pcap")
+	dir := t.TempDir()
+	good := dir + "/v7.jsonl"
+	if err := os.WriteFile(good, []byte(records.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := invokeCLI(t, nil, "stats", "-o", "csv", good, dir+"/nope.jsonl")
+	if res.code != ExitPartial || !strings.Contains(res.stdout, ",Beacon frame,4,") || !strings.Contains(res.stderr, "nope.jsonl") {
+		t.Errorf("good and missing input: exit %d\n%s%s; want %d, the good file counted and the missing one named", res.code, res.stdout, res.stderr, ExitPartial)
+	}
+	res = invokeCLI(t, nil, "stats", dir+"/nope.jsonl")
+	if res.code != ExitFailure {
+		t.Errorf("only a missing input: exit %d, want %d", res.code, ExitFailure)
+	}
+}
+
+func TestStatsWarnsAboutMissingSubtype(t *testing.T) {
+	res := invokeCLI(t, strings.NewReader(`{"timestamp":"1714561200000","wlan_sa":["f0:18:98:4d:5e:6f"]}`+"\n"), "stats", "-o", "csv")
+	if !strings.Contains(res.stderr, "add -e wlan.fc.type_subtype") || !strings.Contains(res.stdout, "(no frame control),1,") {
+		t.Errorf("stdout %q, stderr %q: want the record under (no frame control) and a hint", res.stdout, res.stderr)
 	}
 }

@@ -105,6 +105,9 @@ func floorMod64(a, b int64) int64 {
 	return m
 }
 
+// maxWindow bounds window sizes, far from time.Duration's limit.
+const maxWindow = 100 * 365 * 24 * time.Hour
+
 // ParseDuration parses a window size: Go durations (90s, 15m, 1h30m) plus
 // days and weeks (1d, 7d, 2w).
 func ParseDuration(s string) (time.Duration, error) {
@@ -120,6 +123,9 @@ func ParseDuration(s string) (time.Duration, error) {
 			if _, err := fmt.Sscanf(rest[:i], "%d", &n); err != nil || fmt.Sprint(n) != rest[:i] {
 				return 0, fmt.Errorf("invalid duration %q: want a whole number before %q", s, unit.suffix)
 			}
+			if n > int(maxWindow/unit.size) {
+				return 0, fmt.Errorf("invalid duration %q: want at most 100 years", s)
+			}
 			total += time.Duration(n) * unit.size
 			rest = rest[i+1:]
 		}
@@ -130,6 +136,9 @@ func ParseDuration(s string) (time.Duration, error) {
 			return 0, fmt.Errorf("invalid duration %q: want for example 90s, 15m, 1h, 1d or 1w", s)
 		}
 		total += d
+	}
+	if total < 0 || total > maxWindow {
+		return 0, fmt.Errorf("invalid duration %q: want at most 100 years", s)
 	}
 	if total <= 0 || total%time.Millisecond != 0 {
 		return 0, fmt.Errorf("invalid duration %q: want a positive whole number of milliseconds", s)

@@ -64,7 +64,7 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "0s", "-1h", "1.5d", "xd", "1x", "1us", "d"} {
+	for _, in := range []string{"", "0s", "-1h", "1.5d", "xd", "1x", "1us", "d", "100000w", "9999999999999999d"} {
 		if got, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
 		}

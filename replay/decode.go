@@ -35,10 +35,12 @@ type FileSummary struct {
 	Read      int // records read
 	Written   int // records written
 	Malformed int // records written with the malformed marker
-	// Skipped counts records of link types that carry no 802.11 frames.
-	Skipped  int
-	CutShort bool
-	Err      error
+	// Skipped counts records of link types that carry no 802.11 frames;
+	// SkippedLinkType is the first such link type.
+	Skipped         int
+	SkippedLinkType capture.LinkType
+	CutShort        bool
+	Err             error
 }
 
 // Summary is the per-file outcome of Decode.
@@ -101,6 +103,9 @@ func Decode(ctx context.Context, names []string, sink record.Sink, opts DecodeOp
 		file := &summary.Files[source]
 		file.Read++
 		if !packet.LinkType.Supported() {
+			if file.Skipped == 0 {
+				file.SkippedLinkType = packet.LinkType
+			}
 			file.Skipped++
 			continue
 		}

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"container/heap"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,9 +13,12 @@ import (
 )
 
 // Expand turns command-line arguments into capture file names: a directory
-// stands for the files in it, a pattern with *, ? or [ for the files it
-// matches, and "-" for standard input. Names are returned in argument order,
-// each directory's and pattern's files sorted by name.
+// stands for the capture files in it (files that do not start like a pcap,
+// pcapng or gzip file are left out, so a README next to the ring buffer does
+// no harm), a pattern with *, ? or [ for the files it matches, and "-" for
+// standard input. Names are returned in argument order, each directory's and
+// pattern's files sorted by name. A name that does not exist is returned as
+// it is, so that opening it reports the error next to the other files.
 func Expand(args []string) ([]string, error) {
 	var names []string
 	for _, arg := range args {
@@ -31,13 +35,14 @@ func Expand(args []string) ([]string, error) {
 			}
 			found := 0
 			for _, e := range entries {
-				if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-					names = append(names, filepath.Join(arg, e.Name()))
+				name := filepath.Join(arg, e.Name())
+				if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") && looksLikeCapture(name) {
+					names = append(names, name)
 					found++
 				}
 			}
 			if found == 0 {
-				return nil, fmt.Errorf("directory %s holds no capture files", arg)
+				return nil, fmt.Errorf("directory %s holds no capture files (pcap, pcapng, or gzip-compressed)", arg)
 			}
 		case err == nil:
 			names = append(names, arg)
@@ -51,11 +56,39 @@ func Expand(args []string) ([]string, error) {
 			}
 			sort.Strings(matches)
 			names = append(names, matches...)
+		case errors.Is(err, os.ErrNotExist):
+			names = append(names, arg)
 		default:
 			return nil, err
 		}
 	}
 	return names, nil
+}
+
+// looksLikeCapture reports whether a file starts with the magic number of a
+// pcap file (either byte order, micro- or nanoseconds), a pcapng section
+// header block or gzip.
+func looksLikeCapture(name string) bool {
+	f, err := os.Open(name)
+	if err != nil {
+		return true // let opening it report the error
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return false
+	}
+	switch {
+	case magic[0] == 0x1f && magic[1] == 0x8b: // gzip
+		return true
+	case magic == [4]byte{0x0a, 0x0d, 0x0d, 0x0a}: // pcapng
+		return true
+	}
+	switch binary.LittleEndian.Uint32(magic[:]) {
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
+		return true
+	}
+	return false
 }
 
 // SourceStats counts what was read from one file.
