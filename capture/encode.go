@@ -68,6 +68,14 @@ func (e *Encoder) AppendIndex(dst []byte, f *Frame) []byte {
 	return append(dst, `","_type":"doc"}}`+"\n"...)
 }
 
+// isControlExtension reports a control frame extension (type 1, subtype
+// 6), whose flags byte holds the extension number in place of To DS, From
+// DS, More Fragments and Retry, and whose Protected bit tshark does not
+// show.
+func (f *Frame) isControlExtension() bool {
+	return f.Type == TypeControl && f.Subtype == subtypeControlExt
+}
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {
@@ -102,15 +110,15 @@ func (e *Encoder) appendValues(dst []byte, id FieldID, f *Frame) []byte {
 			dst = appendQuotedUint(dst, uint64(f.Subtype))
 		}
 	case FieldFCDS:
-		if f.HasFrameControl && f.ProtocolVersion == 0 {
+		if f.HasFrameControl && f.ProtocolVersion == 0 && !f.isControlExtension() {
 			dst = appendQuotedHex(dst, uint64(f.Flags&(flagToDS|flagFromDS)), 2)
 		}
 	case FieldFCProtected:
-		if f.HasFrameControl && f.ProtocolVersion == 0 {
+		if f.HasFrameControl && f.ProtocolVersion == 0 && !f.isControlExtension() {
 			dst = appendQuotedBool(dst, f.Flags&flagProtected != 0)
 		}
 	case FieldFCRetry:
-		if f.HasFrameControl && f.ProtocolVersion == 0 {
+		if f.HasFrameControl && f.ProtocolVersion == 0 && !f.isControlExtension() {
 			dst = appendQuotedBool(dst, f.Flags&0x08 != 0)
 		}
 	case FieldRadioChannel:

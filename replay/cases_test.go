@@ -282,3 +282,27 @@ func TestCaseV10CutShort(t *testing.T) {
 		t.Errorf("summary %+v, want 3 read and written, cut short", f)
 	}
 }
+
+// TestCaseV12ExtensionFlags checks that a control frame extension has no
+// To DS/From DS, Retry or Protected values: its flags byte starts with the
+// extension number.
+func TestCaseV12ExtensionFlags(t *testing.T) {
+	r := capture.NewResolver()
+	fields := []capture.FieldID{capture.FieldFCDS, capture.FieldFCRetry, capture.FieldFCProtected, capture.FieldFCSubtype}
+	var out bytes.Buffer
+	file := "../testdata/cases/V12_data_and_control_frames.pcap"
+	if _, err := replay.Decode(context.Background(), []string{file}, record.NewLineWriter(&out),
+		replay.DecodeOptions{Encoder: capture.NewEncoder(fields, capture.StyleTshark, r)}); err != nil {
+		t.Fatal(err)
+	}
+	recs := readAll(t, file, &out)
+	if got := recs[6].Get("wlan_fc_ds"); got != nil {
+		t.Errorf("frame 7 wlan_fc_ds = %q, want none", got)
+	}
+	if got := recs[6].Get("wlan_fc_subtype"); !slices.Equal(got, []string{"6"}) {
+		t.Errorf("frame 7 wlan_fc_subtype = %q, want [6]", got)
+	}
+	if got := recs[0].Get("wlan_fc_ds"); !slices.Equal(got, []string{"0x03"}) {
+		t.Errorf("frame 1 (WDS) wlan_fc_ds = %q, want [0x03]", got)
+	}
+}
