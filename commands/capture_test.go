@@ -409,3 +409,28 @@ func TestCaptureToKafka(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureFilter passes a BPF filter to libpcap: of the four beacons
+// (100, 105, 86 and 97 bytes) only the two of 100 bytes or more pass. The
+// short ones are sent first, so without the filter they would be the two
+// records.
+func TestCaptureFilter(t *testing.T) {
+	n := newTestNetns(t)
+	frames := caseFrames(t, "V7_channel_from_frequency.pcap")
+	p := n.startCapture("-c", "2", "-f", "greater 100")
+	n.send([][]byte{frames[2], frames[3], frames[0], frames[1]})
+	p.wait(t)
+	records := strings.Split(strings.TrimSpace(p.stdout.String()), "\n")
+	if len(records) != 2 || !strings.Contains(records[0], `"wlan_radio_channel":["6"]`) || !strings.Contains(records[1], `"wlan_radio_channel":["36"]`) {
+		t.Errorf("records:\n%s\nwant the 2437 MHz and 5180 MHz beacons", p.stdout.String())
+	}
+
+	bin, err := buildWifiq()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ip", "netns", "exec", n.name, bin, "capture", "-i", "v1", "--link-type", "radiotap", "-f", "no such filter", "-c", "1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `invalid capture filter "no such filter"`) {
+		t.Errorf("bad filter: %v\n%s", err, out)
+	}
+}
