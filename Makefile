@@ -8,7 +8,7 @@ FUZZTIME ?= 60s
 # Where scripts/kafka.sh writes the settings of the broker it started.
 KAFKA_ENV ?= /tmp/wifiq-servers/kafka/env
 
-.PHONY: help build test test-short servers servers-stop tshark-agreement fuzz bench bench-go manuf completions lint clean
+.PHONY: help build test test-short servers servers-stop tshark-agreement fuzz bench bench-query bench-go manuf completions lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ fuzz: ## fuzz the decoder and the record reader for FUZZTIME each
 
 bench: ## decode 1,000,000+ frames with wifiq and with tshark and print the ratio (1.4 GB in testdata/bench; make clean removes it)
 	scripts/bench-decode.sh
+
+bench-query: ## a query over the 1,000,000+-frame capture, cold and cached, next to tshark | sort | uniq -c
+	scripts/bench-query.sh
 
 bench-go: ## run the Go benchmarks (ns and allocations per frame)
 	$(GO) test -run '^$$' -bench . -benchmem ./capture/

@@ -120,6 +120,7 @@ together in a shell or a cron job.`,
 	root.AddCommand(
 		NewCmdConsume(g),
 		NewCmdProduce(g),
+		NewCmdQuery(g),
 		NewCmdCapture(g),
 		NewCmdReplayPcap(g),
 		NewCmdStats(g),
