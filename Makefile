@@ -2,19 +2,28 @@
 
 GO       ?= go
 BIN      := bin/wifiq
+PREFIX   ?= /usr/local
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 60s
 # Where scripts/kafka.sh writes the settings of the broker it started.
 KAFKA_ENV ?= /tmp/wifiq-servers/kafka/env
 
-.PHONY: help build test test-short servers servers-stop tshark-agreement fuzz bench bench-query bench-go manuf completions lint clean
+.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-query bench-go manuf completions lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 build: ## build bin/wifiq
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wifiq
+	$(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wifiq
+
+install: build ## install bin/wifiq, its man pages and completions under PREFIX (default /usr/local)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/wifiq
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -D -m 0644 completions/wifiq.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/wifiq
+	install -D -m 0644 completions/_wifiq $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_wifiq
+	install -D -m 0644 completions/wifiq.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/wifiq.fish
 
 test: servers ## run every test, against the local servers (started if needed)
 	set -a && . $(KAFKA_ENV) && set +a && $(GO) test -count=1 ./...
@@ -47,10 +56,8 @@ bench-go: ## run the Go benchmarks (ns and allocations per frame)
 manuf: ## regenerate the built-in manufacturer table from Debian's ieee-data
 	$(GO) run ./capture/internal/mkmanuf -dir /usr/share/ieee-data -o capture/manuf.txt.gz -compare /usr/share/wireshark/manuf
 
-completions: build ## regenerate the shell completion scripts in completions/
-	$(BIN) completion bash > completions/wifiq.bash
-	$(BIN) completion zsh > completions/_wifiq
-	$(BIN) completion fish > completions/wifiq.fish
+completions: ## regenerate the man pages in man/ and the shell completions in completions/
+	$(GO) run ./internal/gendocs -man man -completions completions
 
 lint: ## go vet and gofmt
 	$(GO) vet ./...

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -90,7 +91,7 @@ func NewRoot(g *Globals, version string) *cobra.Command {
 		Long: `wifiq turns Wi-Fi captures into tshark-compatible JSON records and reports on
 them. Every subcommand reads and writes records as JSON lines, so they pipe
 together in a shell or a cron job.`,
-		Version:           version,
+		Version:           versionString(version),
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		DisableAutoGenTag: true,
@@ -125,7 +126,33 @@ together in a shell or a cron job.`,
 		NewCmdReplayPcap(g),
 		NewCmdStats(g),
 	)
+	addFlagCompletions(root)
 	return root
+}
+
+// versionString adds what the Go toolchain recorded about the build: the
+// commit, its time, whether the tree had changes, and the Go version.
+func versionString(version string) string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	out := version
+	if rev := settings["vcs.revision"]; rev != "" {
+		out += " (commit " + rev
+		if t := settings["vcs.time"]; t != "" {
+			out += ", " + t
+		}
+		if settings["vcs.modified"] == "true" {
+			out += ", modified"
+		}
+		out += ")"
+	}
+	return out + ", " + info.GoVersion + " " + settings["GOOS"] + "/" + settings["GOARCH"]
 }
 
 // newLogger logs key=value lines on w without the time, which a terminal
