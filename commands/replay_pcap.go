@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -151,7 +152,19 @@ func replayPcapRun(ctx context.Context, g *Globals, opts *ReplayPcapOptions) err
 	if err != nil {
 		return err
 	}
+	var frames, file atomic.Int64
+	if g.IO.ErrIsTerminal && !g.Quiet {
+		decodeOpts.Progress = func(source int) {
+			frames.Add(1)
+			file.Store(int64(source))
+		}
+	}
+	progress := startProgress(g, func() string {
+		return fmt.Sprintf("decoded %s; file %d of %d: %s", plural(frames.Load(), "frame"),
+			file.Load()+1, len(names), names[file.Load()])
+	})
 	summary, err := replay.Decode(ctx, names, out, decodeOpts)
+	progress.stop()
 	printDecodeSummary(g, summary)
 	if closeErr := out.close(g); err == nil {
 		err = closeErr
