@@ -340,9 +340,21 @@ func appendQuotedHexBytes(dst []byte, b []byte, colons bool) []byte {
 // appendJSONString writes s as a JSON string the way tshark escapes it:
 // quote, backslash and control characters escaped, everything else as is.
 func appendJSONString(dst []byte, s string) []byte {
+	return append(AppendJSONString(dst, s), ',')
+}
+
+// AppendJSONString appends s as a JSON string: quote, backslash and control
+// characters escaped, everything else (UTF-8 or not) as it is.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		start = i + 1
 		switch c {
 		case '"':
 			dst = append(dst, '\\', '"')
@@ -359,14 +371,11 @@ func appendJSONString(dst []byte, s string) []byte {
 		case '\f':
 			dst = append(dst, '\\', 'f')
 		default:
-			if c < 0x20 {
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			} else {
-				dst = append(dst, c)
-			}
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		}
 	}
-	return append(dst, '"', ',')
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // tsharkASCII converts bytes as tshark 4.0 converts an ASCII string field:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -122,15 +123,25 @@ func consumeRun(ctx context.Context, g *Globals, opts *ConsumeOptions) error {
 	return nil
 }
 
+// How often consume hands written records to the group's offset commits.
+const (
+	commitEvery    = 10_000
+	commitInterval = time.Second
+)
+
 // writeMessages writes the record values to standard output. It flushes
-// whenever the consumer has no more fetched records at hand, and only then
-// marks the messages written so far as processed, so that a group never
-// commits an offset whose record might still sit in the output buffer.
+// whenever the consumer has no more fetched records at hand, and at least
+// every commitEvery records or commitInterval (one fetch can hold a whole
+// topic, and a slow reader of the output must not hold back every commit),
+// and only then marks the messages written so far as processed, so that a
+// group never commits an offset whose record might still sit in the output
+// buffer.
 func writeMessages(ctx context.Context, g *Globals, opts *ConsumeOptions, reader *kafka.RecordReader) (consumeCounts, error) {
 	consumer := reader.Consumer()
 	out := bufio.NewWriterSize(g.IO.Out, 64*1024)
 	var counts consumeCounts
 	var pending []kafka.Message
+	lastCommit := time.Now()
 
 	commit := func() error {
 		if err := out.Flush(); err != nil {
@@ -138,6 +149,7 @@ func writeMessages(ctx context.Context, g *Globals, opts *ConsumeOptions, reader
 		}
 		consumer.MarkProcessed(pending...)
 		pending = pending[:0]
+		lastCommit = time.Now()
 		return nil
 	}
 
@@ -162,7 +174,7 @@ func writeMessages(ctx context.Context, g *Globals, opts *ConsumeOptions, reader
 			counts.records++
 		}
 		pending = append(pending, msg)
-		if consumer.Buffered() == 0 {
+		if consumer.Buffered() == 0 || len(pending) >= commitEvery || time.Since(lastCommit) >= commitInterval {
 			if err := commit(); err != nil {
 				return counts, err
 			}

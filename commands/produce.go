@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wifiq/wifiq/capture"
 	"github.com/wifiq/wifiq/kafka"
 	"github.com/wifiq/wifiq/record"
 )
@@ -376,49 +377,15 @@ func appendRecordLine(dst []byte, rec *record.Record) []byte {
 	dst = append(dst, '"')
 	for _, field := range rec.Fields {
 		dst = append(dst, ',')
-		dst = appendJSONString(dst, field.Key)
+		dst = capture.AppendJSONString(dst, field.Key)
 		dst = append(dst, ':', '[')
 		for i, v := range field.Values {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, v)
+			dst = capture.AppendJSONString(dst, v)
 		}
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
-}
-
-// appendJSONString quotes s as the capture encoder does, so that a record
-// line written by wifiq comes out byte for byte: quote, backslash and
-// control characters are escaped, everything else is kept as it is.
-func appendJSONString(dst []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '"':
-			dst = append(dst, '\\', '"')
-		case '\\':
-			dst = append(dst, '\\', '\\')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		default:
-			if c < 0x20 {
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			} else {
-				dst = append(dst, c)
-			}
-		}
-	}
-	return append(dst, '"')
 }

@@ -9,7 +9,10 @@ import (
 // tshark {"index":...} line that an encoder wrote before the record.
 func lastLine(b []byte) []byte {
 	b = bytes.TrimRight(b, "\r\n")
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+	if !bytes.HasPrefix(b, []byte(`{"index"`)) {
+		return b
+	}
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		return b[i+1:]
 	}
 	return b
