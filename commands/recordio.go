@@ -77,6 +77,7 @@ func (o *OutputOptions) kafkaTopic() string {
 type recordOutput struct {
 	record.Sink
 	producer *kafka.Producer
+	pipeline *record.Pipeline
 	topic    string
 }
 
@@ -99,7 +100,10 @@ func (o *OutputOptions) open(ctx context.Context, g *Globals) (*recordOutput, er
 		return nil, err
 	}
 	g.Log.Info("producing", "topic", topic, "kafka", cfg)
-	return &recordOutput{Sink: p, producer: p, topic: topic}, nil
+	// The producer runs in a goroutine of its own, so that encoding
+	// records and sending them use two cores.
+	pipeline := record.NewPipeline(p)
+	return &recordOutput{Sink: pipeline, producer: p, pipeline: pipeline, topic: topic}, nil
 }
 
 // close flushes the destination. For Kafka it waits for the brokers'
@@ -108,7 +112,11 @@ func (out *recordOutput) close(g *Globals) error {
 	if out.producer == nil {
 		return out.Flush()
 	}
+	pipeErr := out.pipeline.Close()
 	stats, err := out.producer.Close()
+	if err == nil {
+		err = pipeErr
+	}
 	if !g.Quiet {
 		fmt.Fprintf(g.IO.ErrOut, "kafka: %s sent to topic %s, %d acknowledged\n",
 			plural(stats.Written, "record"), out.topic, stats.Acknowledged)

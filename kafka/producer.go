@@ -95,6 +95,11 @@ type Producer struct {
 	closeStats Stats
 	closeErr   error
 
+	// byteBlock and recordBlock are the unused rest of the blocks that
+	// WriteKeyed copies records into.
+	byteBlock   []byte
+	recordBlock []kgo.Record
+
 	written, acknowledged, failed atomic.Int64
 	// lastProgress is when a record was last acknowledged or failed, or
 	// when the watchdog last saw no record waiting, in nanoseconds since
@@ -265,21 +270,46 @@ func (p *Producer) WriteKeyed(timestampMs int64, key, line []byte) error {
 	if err := p.stopError(); err != nil {
 		return err
 	}
-	// One allocation holds both copies; franz-go keeps them until the
-	// record is acknowledged, while the caller reuses its buffers.
-	buf := make([]byte, len(key)+len(line))
+	// franz-go keeps key, value and record until the record is
+	// acknowledged, while the caller reuses its buffers, so they are copied
+	// into blocks shared by many records: fewer allocations, and a block is
+	// freed once all of its records are acknowledged.
+	buf := p.alloc(len(key) + len(line))
 	copy(buf, key)
 	copy(buf[len(key):], line)
-	r := &kgo.Record{
-		Value:     buf[len(key):],
-		Timestamp: time.UnixMilli(timestampMs),
+	if len(p.recordBlock) == 0 {
+		p.recordBlock = make([]kgo.Record, recordBlockSize)
 	}
+	r := &p.recordBlock[0]
+	p.recordBlock = p.recordBlock[1:]
+	r.Value = buf[len(key):]
+	r.Timestamp = time.UnixMilli(timestampMs)
 	if key != nil {
 		r.Key = buf[:len(key):len(key)]
 	}
 	p.written.Add(1)
 	p.client.Produce(p.produceCtx, r, p.promise)
 	return nil
+}
+
+// Sizes of the blocks that WriteKeyed copies records into.
+const (
+	byteBlockSize   = 256 * 1024
+	recordBlockSize = 512
+)
+
+// alloc returns n bytes from the current byte block, starting a new block
+// when it is full. Larger requests get their own allocation.
+func (p *Producer) alloc(n int) []byte {
+	if n > byteBlockSize/4 {
+		return make([]byte, n)
+	}
+	if len(p.byteBlock) < n {
+		p.byteBlock = make([]byte, byteBlockSize)
+	}
+	b := p.byteBlock[:n:n]
+	p.byteBlock = p.byteBlock[n:]
+	return b
 }
 
 func (p *Producer) promise(r *kgo.Record, err error) {
