@@ -58,6 +58,9 @@ frames=$(capinfos -T -r -c "$capture" 2>/dev/null | cut -f2 || true)
 [[ $frames =~ ^[0-9]+$ ]] || die "capinfos failed to count the frames of $capture"
 records_file="$dir/$(basename "${capture%.*}").jsonl"
 bin/wifiq replay-pcap -q "$capture" >"$records_file"
+# Write the 0.9 GB of JSON lines to disk now, so that the writeback does not
+# slow down the first timed run.
+sync
 
 fields=(wlan.fc.type wlan.fc.type_subtype wlan_radio.channel wlan_radio.signal_dbm wlan_radio.duration
 	wlan.ra wlan.ra_resolved wlan.da wlan.da_resolved wlan.ta wlan.ta_resolved wlan.sa wlan.sa_resolved
