@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/wifiq/wifiq/query"
+	"github.com/wifiq/wifiq/record"
 	"github.com/wifiq/wifiq/replay"
 )
 
@@ -42,6 +42,8 @@ type QueryOptions struct {
 	// CacheDir is the directory of decoded files; empty means no cache.
 	CacheDir string
 	Names    NameOptions
+	// Input reads the records of a Kafka topic with --from kafka:TOPIC.
+	Input InputOptions
 }
 
 // NewCmdQuery builds the query command.
@@ -123,6 +125,9 @@ read is reported and skipped while the others are loaded.`,
 					}
 				}
 			}
+			if err := opts.Input.check(opts.Inputs); err != nil {
+				return err
+			}
 			return queryRun(cmd.Context(), g, opts)
 		},
 	}
@@ -134,6 +139,7 @@ read is reported and skipped while the others are loaded.`,
 	cmd.Flags().StringVar(&cacheDir, "cache-dir", "", "`directory` of decoded files (default wifiq/query in the user cache directory, $XDG_CACHE_HOME or ~/.cache)")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "decode every input, and neither read nor write the cache")
 	opts.Names.addFlags(cmd)
+	opts.Input.addFlags(cmd)
 	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(
 		[]string{outputTable, outputJSON, outputCSV, outputParquet}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.MarkFlagFilename("file", "sql")
@@ -174,7 +180,7 @@ func queryRun(ctx context.Context, g *Globals, opts *QueryOptions) error {
 	if len(query.SplitStatements(opts.SQL)) == 0 {
 		return usagef("the SQL contains no statement: give a query such as \"SELECT count(*) FROM packets\"")
 	}
-	inputs, stdin, err := queryInputs(g, opts)
+	inputs, stdin, err := queryInputs(ctx, g, opts)
 	if err != nil {
 		return err
 	}
@@ -221,13 +227,16 @@ func loadAndQuery(ctx context.Context, g *Globals, db *query.DB, inputs []query.
 // queryInputs expands the input arguments into files and decides which are
 // records. With no input and no --db, standard input is read, unless it is a
 // terminal.
-func queryInputs(g *Globals, opts *QueryOptions) ([]query.Input, io.Reader, error) {
+func queryInputs(ctx context.Context, g *Globals, opts *QueryOptions) ([]query.Input, io.Reader, error) {
+	if opts.Input.From != "" {
+		return []query.Input{{Name: "-", Records: true}}, topicRecordLines(ctx, g, &opts.Input), nil
+	}
 	args := opts.Inputs
 	if len(args) == 0 {
 		if opts.DB != "" {
 			return nil, nil, nil
 		}
-		if f, ok := g.IO.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if g.IO.InIsTerminal {
 			return nil, nil, usagef("no input: name capture or record files, or pipe a capture or records into standard input")
 		}
 		args = []string{"-"}
@@ -247,6 +256,26 @@ func queryInputs(g *Globals, opts *QueryOptions) ([]query.Input, io.Reader, erro
 		inputs = append(inputs, in)
 	}
 	return inputs, stdin, nil
+}
+
+// topicRecordLines reads the --from topic in a goroutine and returns its
+// records as JSON lines, for the loader that reads records from standard
+// input. An error of the topic ends the lines with that error.
+func topicRecordLines(ctx context.Context, g *Globals, in *InputOptions) io.Reader {
+	r, w := io.Pipe()
+	go func() {
+		var line []byte
+		skipped, err := in.readRecords(ctx, g, nil, func(rec *record.Record) error {
+			line = append(appendRecordLine(line[:0], rec), '\n')
+			_, err := w.Write(line)
+			return err
+		})
+		if err == nil && skipped > 0 {
+			g.Log.Warn("messages that are not records were skipped", "topic", in.From, "skipped", skipped)
+		}
+		w.CloseWithError(err)
+	}()
+	return r
 }
 
 // expandQueryInputs expands the arguments as replay.Expand does, but keeps

@@ -44,7 +44,9 @@ type IO struct {
 	Out    io.Writer
 	ErrOut io.Writer
 	// OutIsTerminal and ErrIsTerminal decide between tables and JSON lines,
-	// and whether progress is drawn.
+	// and whether progress is drawn; InIsTerminal tells a user typing from
+	// a pipe.
+	InIsTerminal  bool
 	OutIsTerminal bool
 	ErrIsTerminal bool
 }
@@ -55,6 +57,7 @@ func SystemIO() *IO {
 		In:            os.Stdin,
 		Out:           os.Stdout,
 		ErrOut:        os.Stderr,
+		InIsTerminal:  term.IsTerminal(int(os.Stdin.Fd())),
 		OutIsTerminal: term.IsTerminal(int(os.Stdout.Fd())),
 		ErrIsTerminal: term.IsTerminal(int(os.Stderr.Fd())),
 	}
