@@ -9,7 +9,7 @@ FUZZTIME ?= 60s
 # Where scripts/kafka.sh writes the settings of the broker it started.
 KAFKA_ENV ?= /tmp/wifiq-servers/kafka/env
 
-.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-go manuf completions lint clean
+.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-stats bench-go manuf completions lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -44,7 +44,7 @@ fuzz: ## fuzz the decoder and the record reader for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./capture/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./record/
 
-bench: bench-decode bench-kafka bench-query ## every benchmark next to its reference tool (needs the local broker; 2.3 GB in testdata/bench, make clean removes it)
+bench: bench-decode bench-kafka bench-query bench-stats ## every benchmark next to its reference tool (needs the local broker; 2.3 GB in testdata/bench, make clean removes it)
 
 bench-decode: ## decode 1,000,000+ frames with wifiq and with tshark and print the ratio
 	scripts/bench-decode.sh
@@ -54,6 +54,9 @@ bench-kafka: servers ## replay-pcap --to kafka and produce next to tshark | jq |
 
 bench-query: ## a query over the 1,000,000+-frame capture, cold and cached, next to tshark | sort | uniq -c
 	scripts/bench-query.sh
+
+bench-stats: ## stats devices and fingerprint next to DuckDB (one thread), and memory with 100,000 keys
+	scripts/bench-stats.sh
 
 bench-go: ## run the Go benchmarks (ns and allocations per frame)
 	$(GO) test -run '^$$' -bench . -benchmem ./capture/

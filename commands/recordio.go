@@ -134,6 +134,9 @@ type InputOptions struct {
 	Kafka  KafkaOptions
 	// start is the parsed --start.
 	start kafka.StartPosition
+	// wrapFiles, if set, wraps the reader of each file and of standard
+	// input, to leave out lines before they are parsed.
+	wrapFiles func(io.Reader) io.Reader
 }
 
 func (o *InputOptions) addFlags(cmd *cobra.Command) {
@@ -179,7 +182,7 @@ func (o *InputOptions) readRecords(ctx context.Context, g *Globals, inputs []str
 	if o.From != "" {
 		return o.readTopic(ctx, g, fn)
 	}
-	return readRecordFiles(ctx, g, inputs, fn)
+	return readRecordFiles(ctx, g, inputs, o.wrapFiles, fn)
 }
 
 // readTopic reads the --from topic. With --follow it ends when ctx does,
@@ -248,14 +251,14 @@ func (e *unreadableInputsError) Error() string {
 // or no files at all. A file that cannot be opened is reported and the
 // others are read; the error is then an *unreadableInputsError, or a plain
 // error when no input could be read at all.
-func readRecordFiles(ctx context.Context, g *Globals, inputs []string, fn func(*record.Record) error) (int, error) {
+func readRecordFiles(ctx context.Context, g *Globals, inputs []string, wrap func(io.Reader) io.Reader, fn func(*record.Record) error) (int, error) {
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
 	}
 	skipped := 0
 	var failed []error
 	for _, name := range inputs {
-		n, err := readRecordFile(ctx, g, name, skipped, fn)
+		n, err := readRecordFile(ctx, g, name, skipped, wrap, fn)
 		skipped += n
 		var pathErr *fs.PathError
 		if errors.As(err, &pathErr) && pathErr.Op == "open" {
@@ -279,7 +282,7 @@ func readRecordFiles(ctx context.Context, g *Globals, inputs []string, fn func(*
 // asFatal turns the report into a plain error: nothing was read.
 func (e *unreadableInputsError) asFatal() error { return errors.New(e.Error()) }
 
-func readRecordFile(ctx context.Context, g *Globals, name string, skippedBefore int, fn func(*record.Record) error) (int, error) {
+func readRecordFile(ctx context.Context, g *Globals, name string, skippedBefore int, wrap func(io.Reader) io.Reader, fn func(*record.Record) error) (int, error) {
 	var r io.Reader = g.IO.In
 	source := "stdin"
 	if name != "-" {
@@ -289,6 +292,9 @@ func readRecordFile(ctx context.Context, g *Globals, name string, skippedBefore 
 		}
 		defer f.Close()
 		r, source = f, name
+	}
+	if wrap != nil {
+		r = wrap(r)
 	}
 	reader := record.NewReader(r, source)
 	skipped := 0

@@ -128,6 +128,7 @@ together in a shell or a cron job.`,
 		NewCmdCapture(g),
 		NewCmdReplayPcap(g),
 		NewCmdStats(g),
+		NewCmdFingerprint(g),
 	)
 	addFlagCompletions(root)
 	return root

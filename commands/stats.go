@@ -16,6 +16,7 @@ import (
 type StatsOptions struct {
 	Inputs   []string
 	Window   time.Duration // 0: no windows
+	Hop      time.Duration // 0: tumbling windows
 	Location *time.Location
 	Output   string
 	Input    InputOptions
@@ -24,7 +25,8 @@ type StatsOptions struct {
 // NewCmdStats builds the stats command.
 func NewCmdStats(g *Globals) *cobra.Command {
 	opts := &StatsOptions{}
-	var window, tz, output string
+	var windows windowFlags
+	var output string
 	cmd := &cobra.Command{
 		Use:   "stats [FILE|-]...",
 		Short: "Count frames per subtype, with their earliest and latest time",
@@ -35,23 +37,25 @@ the earliest and latest event time.
 --window splits the counts into tumbling windows of event time: 1d windows
 are calendar days in UTC, or in the --tz zone (23 or 25 hours long on the days
 daylight saving time changes), and other sizes are aligned to the zone's wall
-clock.
+clock. --hop makes them hopping windows that start every hop, so that each
+record counts in window/hop overlapping windows.
+
+The subcommands print other reports over the same input: devices (a table of
+every device that sent probe requests) and probes-per-day (probe requests,
+source addresses and an estimate of the devices behind them, per day).
 
 The output is a table on a terminal and JSON lines when piped; --output
 chooses. Lines that are not records are reported on stderr with their line
 number and skipped.`,
 		Example: `  wifiq replay-pcap testdata/corpus/ | wifiq stats
   wifiq stats --window 1d --tz Europe/Berlin records.jsonl
+  wifiq stats --window 1h --hop 15m records.jsonl
   tshark -r capture.pcapng -T ek -e wlan.fc.type_subtype | wifiq stats --output csv`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if window != "" {
-				if opts.Window, err = ops.ParseDuration(window); err != nil {
-					return usageError{err}
-				}
-			}
-			if opts.Location, err = time.LoadLocation(tz); err != nil || tz == "" {
-				return usagef("invalid --tz %q: want an IANA zone name such as UTC or Europe/Berlin", tz)
+			if opts.Window, opts.Hop, opts.Location, err = windows.parse(); err != nil {
+				return err
 			}
 			if opts.Output, err = resolveOutput(output, g.IO); err != nil {
 				return err
@@ -63,18 +67,64 @@ number and skipped.`,
 			return statsRun(cmd.Context(), g, opts)
 		},
 	}
-	cmd.Flags().StringVar(&window, "window", "", "split counts into tumbling windows of this `size` (90s, 15m, 1h, 1d, 1w)")
-	cmd.Flags().StringVar(&tz, "tz", "UTC", "time `zone` for window boundaries and printed times")
+	windows.addFlags(cmd, "", "split counts into tumbling windows of this `size` (90s, 15m, 1h, 1d, 1w)")
 	opts.Input.addFlags(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: {table|json|csv} (default table on a terminal, json otherwise)")
+	cmd.AddCommand(newCmdStatsDevices(g), newCmdStatsProbes(g))
 	return cmd
 }
 
-func statsRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
-	summary := &ops.SubtypeSummary{}
-	if opts.Window > 0 {
-		summary.Window = &ops.Tumbling{Size: opts.Window, Location: opts.Location}
+// windowFlags are the --window, --hop and --tz flags of the reports.
+type windowFlags struct {
+	window, hop, tz string
+}
+
+func (w *windowFlags) addFlags(cmd *cobra.Command, defaultWindow, windowHelp string) {
+	f := cmd.Flags()
+	f.StringVar(&w.window, "window", defaultWindow, windowHelp)
+	f.StringVar(&w.hop, "hop", "", "with --window, start a window every `hop` (a whole fraction of the window size): hopping windows that overlap")
+	f.StringVar(&w.tz, "tz", "UTC", "time `zone` for window boundaries and printed times (an IANA name such as Europe/Berlin)")
+}
+
+// parse checks the flags and returns the window size and hop (0 when not
+// given) and the zone.
+func (w *windowFlags) parse() (size, hop time.Duration, loc *time.Location, err error) {
+	if w.window != "" {
+		if size, err = ops.ParseDuration(w.window); err != nil {
+			return 0, 0, nil, usageError{err}
+		}
 	}
+	if w.hop != "" {
+		if size == 0 {
+			return 0, 0, nil, usagef("--hop %s needs --window: give the size of the hopping windows", w.hop)
+		}
+		if hop, err = ops.ParseDuration(w.hop); err != nil {
+			return 0, 0, nil, usagef("invalid --hop: %w", err)
+		}
+		if err := (ops.Hopping{Size: size, Advance: hop}).Validate(); err != nil {
+			return 0, 0, nil, usagef("invalid --window %s with --hop %s: %w", w.window, w.hop, err)
+		}
+	}
+	if loc, err = time.LoadLocation(w.tz); err != nil || w.tz == "" {
+		return 0, 0, nil, usagef("invalid --tz %q: want an IANA zone name such as UTC or Europe/Berlin", w.tz)
+	}
+	return size, hop, loc, nil
+}
+
+// windowSpec returns the windows of size (none when 0), hopping by hop
+// when it is not 0.
+func windowSpec(size, hop time.Duration, loc *time.Location) ops.WindowSpec {
+	switch {
+	case size == 0:
+		return nil
+	case hop == 0 || hop == size:
+		return ops.Tumbling{Size: size, Location: loc}
+	}
+	return ops.Hopping{Size: size, Advance: hop, Location: loc}
+}
+
+func statsRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
+	summary := &ops.SubtypeSummary{Window: windowSpec(opts.Window, opts.Hop, opts.Location)}
 	var missing, invalid int
 	skipped, err := opts.Input.readRecords(ctx, g, opts.Inputs, func(rec *record.Record) error {
 		if v, ok := rec.First("wlan_fc_type_subtype"); !ok {
@@ -86,7 +136,7 @@ func statsRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
 			}
 		}
 		summary.Add(rec)
-		return nil
+		return summary.Err()
 	})
 	var unreadable *unreadableInputsError
 	if err != nil && !errors.As(err, &unreadable) {

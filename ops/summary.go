@@ -1,10 +1,6 @@
 package ops
 
-import (
-	"sort"
-
-	"github.com/wifiq/wifiq/record"
-)
+import "github.com/wifiq/wifiq/record"
 
 // NoSubtype is the TypeSubtype of the row that counts records without a
 // wlan_fc_type_subtype (frames cut off before their frame control field).
@@ -22,59 +18,68 @@ type SubtypeRow struct {
 }
 
 // SubtypeSummary counts frames per wlan.fc.type_subtype with their earliest
-// and latest event time, over the whole input or per tumbling window.
+// and latest event time, over the whole input or per window. It is the
+// Engine running SubtypeQuery.
 type SubtypeSummary struct {
-	// Window, if set, splits the counts into tumbling windows.
-	Window *Tumbling
+	// Window, if set, splits the counts into windows: Tumbling or Hopping.
+	Window WindowSpec
 
-	rows map[subtypeKey]*SubtypeRow
+	engine *Engine
+	err    error
 }
 
-type subtypeKey struct {
-	window      int64
-	typeSubtype int
+// SubtypeQuery counts frames per subtype with their earliest and latest
+// event time, in the given windows (nil for none): ksqlDB's
+//
+//	SELECT wlan_fc_type_subtype[1], COUNT(*), MIN(ROWTIME), MAX(ROWTIME) ... GROUP BY wlan_fc_type_subtype[1]
+func SubtypeQuery(window WindowSpec) Query {
+	return Query{
+		GroupBy: []Expr{TypeSubtype()},
+		Window:  window,
+		Aggregates: []Aggregate{
+			{Name: "frames", Func: Count},
+			{Name: "earliest", Func: Min, Arg: EventTime()},
+			{Name: "latest", Func: Max, Arg: EventTime()},
+		},
+	}
 }
 
-// Add counts one record.
+// Add counts one record. When NewEngine rejects the window (a hop that
+// does not divide the window size, say), Add counts nothing, Rows returns
+// nothing and Err returns the reason.
 func (s *SubtypeSummary) Add(rec *record.Record) {
-	if s.rows == nil {
-		s.rows = map[subtypeKey]*SubtypeRow{}
+	if s.engine == nil && s.err == nil {
+		s.engine, s.err = NewEngine(SubtypeQuery(s.Window))
 	}
-	ts, ok := rec.TypeSubtype()
-	if !ok {
-		ts = NoSubtype
+	if s.err == nil {
+		s.engine.Add(rec)
 	}
-	key := subtypeKey{typeSubtype: ts}
-	var w Window
-	if s.Window != nil {
-		w = s.Window.Of(rec.Timestamp)
-		key.window = w.Start
-	}
-	row := s.rows[key]
-	if row == nil {
-		name := "(no frame control)"
-		if ts != NoSubtype {
-			name = SubtypeName(ts)
-		}
-		row = &SubtypeRow{Window: w, TypeSubtype: ts, Name: name, Earliest: rec.Timestamp, Latest: rec.Timestamp}
-		s.rows[key] = row
-	}
-	row.Frames++
-	row.Earliest = min(row.Earliest, rec.Timestamp)
-	row.Latest = max(row.Latest, rec.Timestamp)
 }
 
-// Rows returns the summary ordered by window, then by subtype.
+// Err returns why the summary could not be computed, if it could not.
+func (s *SubtypeSummary) Err() error { return s.err }
+
+// Rows returns the summary ordered by window, then by subtype, with the
+// records without a subtype first.
 func (s *SubtypeSummary) Rows() []SubtypeRow {
-	rows := make([]SubtypeRow, 0, len(s.rows))
-	for _, r := range s.rows {
-		rows = append(rows, *r)
+	if s.engine == nil {
+		return nil
 	}
-	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].Window.Start != rows[j].Window.Start {
-			return rows[i].Window.Start < rows[j].Window.Start
+	var rows []SubtypeRow
+	for _, r := range s.engine.Rows() {
+		row := SubtypeRow{
+			Window:      r.Window,
+			TypeSubtype: NoSubtype,
+			Name:        "(no frame control)",
+			Frames:      r.Values[0].Int,
+			Earliest:    r.Values[1].Int,
+			Latest:      r.Values[2].Int,
 		}
-		return rows[i].TypeSubtype < rows[j].TypeSubtype
-	})
+		if !r.Key[0].IsNull() {
+			row.TypeSubtype = int(r.Key[0].Int)
+			row.Name = SubtypeName(row.TypeSubtype)
+		}
+		rows = append(rows, row)
+	}
 	return rows
 }

@@ -20,6 +20,11 @@ import (
 type Tumbling struct {
 	Size     time.Duration
 	Location *time.Location
+	// Offset moves the windows' starts later by this much of wall-clock
+	// time: with Size 1d and Offset 6h, days run from 06:00 to 06:00. It
+	// is less than Size. Hopping windows are tumbling windows at several
+	// offsets.
+	Offset time.Duration
 }
 
 // Window is one window's bounds in milliseconds since the Unix epoch.
@@ -31,7 +36,7 @@ type Window struct {
 func (t Tumbling) Of(ts int64) Window {
 	size := t.Size.Milliseconds()
 	if t.Location == nil || t.Location == time.UTC {
-		start := ts - floorMod64(ts, size)
+		start := ts - floorMod64(ts-t.Offset.Milliseconds(), size)
 		return Window{Start: start, End: start + size}
 	}
 	return Window{Start: t.start(ts), End: t.end(ts)}
@@ -50,12 +55,13 @@ func (t Tumbling) zoneAt(ts int64) (offset int64, from, until time.Time) {
 	return int64(seconds) * 1000, from, until
 }
 
-// slot returns the multiple of the window size that the local time at ts
-// falls in, as milliseconds since 1970-01-01 00:00 local time.
+// slot returns the multiple of the window size (plus Offset) that the
+// local time at ts falls in, as milliseconds since 1970-01-01 00:00 local
+// time.
 func (t Tumbling) slot(ts int64) int64 {
 	offset, _, _ := t.zoneAt(ts)
 	wall := ts + offset
-	return wall - floorMod64(wall, t.Size.Milliseconds())
+	return wall - floorMod64(wall-t.Offset.Milliseconds(), t.Size.Milliseconds())
 }
 
 // start returns the first instant of the window that holds ts.

@@ -1,0 +1,345 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"math"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wifiq/wifiq/ops"
+	"github.com/wifiq/wifiq/record"
+)
+
+// StatsDevicesOptions are the settings of wifiq stats devices.
+type StatsDevicesOptions struct {
+	Inputs      []string
+	Window      time.Duration // 0: one row per device over the whole input
+	Hop         time.Duration
+	Location    *time.Location
+	DeviceField string
+	Output      string
+	Input       InputOptions
+}
+
+func newCmdStatsDevices(g *Globals) *cobra.Command {
+	opts := &StatsDevicesOptions{}
+	var windows windowFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "devices [FILE|-]...",
+		Short: "Print every device that sent probe requests: how often, when, how strongly, for which networks",
+		Long: `Read records and print one row per device that sent probe requests: the
+probes, the first and last probe, the weakest, strongest and mean signal in
+dBm, the networks it asked for by name (SSIDs, rendered losslessly: bytes that
+are not printable UTF-8 as \xNN), how many, and how many distinct destination
+addresses the probes had.
+
+A device is named by the --device-field field when a record carries it (a
+name that enrichment added), else by wlan.sa_resolved (the manufacturer and
+the end of the address, as tshark names it), else by the source address.
+Wildcard probes (the empty SSID) count as probes but add no SSID.
+
+--window splits the table into tumbling windows of event time (1d: a table per
+calendar day in the --tz zone), and --hop into hopping windows.`,
+		Example: `  wifiq replay-pcap /pcap_data/ | wifiq stats devices
+  wifiq stats devices --window 1d --tz Europe/Berlin -o csv records.jsonl
+  wifiq stats devices --from kafka:pcap`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if opts.Window, opts.Hop, opts.Location, err = windows.parse(); err != nil {
+				return err
+			}
+			if opts.Output, err = resolveOutput(output, g.IO); err != nil {
+				return err
+			}
+			if err := opts.Input.check(args); err != nil {
+				return err
+			}
+			opts.Inputs = args
+			return statsDevicesRun(cmd.Context(), g, opts)
+		},
+	}
+	windows.addFlags(cmd, "", "split the table into tumbling windows of this `size` (90s, 15m, 1h, 1d, 1w)")
+	cmd.Flags().StringVar(&opts.DeviceField, "device-field", "device_name", "record `field` that names a device when present, as enrichment adds it; the resolved source address otherwise")
+	opts.Input.addFlags(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: {table|json|csv} (default table on a terminal, json otherwise)")
+	return cmd
+}
+
+func statsDevicesRun(ctx context.Context, g *Globals, opts *StatsDevicesOptions) error {
+	window := windowSpec(opts.Window, opts.Hop, opts.Location)
+	engine, err := ops.NewEngine(ops.DeviceQuery(opts.DeviceField, window))
+	if err != nil {
+		return err
+	}
+
+	var seen probeCounter
+	partial, err := feedRecords(ctx, g, &opts.Input, opts.Inputs, &seen, func(rec *record.Record) {
+		engine.Add(rec)
+	})
+	if err != nil {
+		return err
+	}
+	seen.warn(g)
+
+	rep := deviceReport(engine.Drain(), window != nil, opts.Location)
+	if err := rep.write(g.IO.Out, opts.Output); err != nil {
+		return err
+	}
+	return partial
+}
+
+func deviceReport(rows iter.Seq[ops.Row], windowed bool, loc *time.Location) *report {
+	rep := &report{Columns: []string{"device", "probes", "earliest", "latest", "min_dbm", "max_dbm", "avg_dbm",
+		"ssids", "distinct_ssids", "distinct_destinations"}}
+	if windowed {
+		rep.Columns = append([]string{"window_start", "window_end"}, rep.Columns...)
+	}
+	for r := range rows {
+		row := []any{
+			valueCell(r.Key[0]),
+			r.Get("probes").Int,
+			timeCell{r.Get("earliest").Int, loc},
+			timeCell{r.Get("latest").Int, loc},
+			valueCell(r.Get("min_dbm")),
+			valueCell(r.Get("max_dbm")),
+			roundedCell(r.Get("avg_dbm")),
+			listCell(r.Get("ssids")),
+			r.Get("distinct_ssids").Int,
+			r.Get("distinct_destinations").Int,
+		}
+		if windowed {
+			row = append([]any{timeCell{r.Window.Start, loc}, timeCell{r.Window.End, loc}}, row...)
+		}
+		rep.Rows = append(rep.Rows, row)
+	}
+	return rep
+}
+
+// StatsProbesOptions are the settings of wifiq stats probes-per-day.
+type StatsProbesOptions struct {
+	Inputs    []string
+	Window    time.Duration
+	Hop       time.Duration
+	Location  *time.Location
+	Signature ops.Signature
+	MaxPause  time.Duration
+	Output    string
+	Input     InputOptions
+}
+
+func newCmdStatsProbes(g *Globals) *cobra.Command {
+	opts := &StatsProbesOptions{}
+	var windows windowFlags
+	var output, signature, maxPause string
+	cmd := &cobra.Command{
+		Use:   "probes-per-day [FILE|-]...",
+		Short: "Count probe requests, source addresses and the devices behind them per day",
+		Long: `Read records and print, per calendar day in the --tz zone (or per --window),
+the probe requests, their distinct source addresses (macs), how many of those
+are locally administered (randomised_macs: bit 0x02 of the first octet set,
+which is how randomised addresses show) and their share in percent, and an
+estimate of the devices that sent them.
+
+The estimate counts every address that is not randomised as one device, and
+links randomised addresses with the same --signature (see wifiq fingerprint)
+into one device when one address stops probing before the next starts, within
+--gap. When the records carry wlan.seq (tshark -T ek -e wlan.seq), an address
+is linked to the one whose sequence numbers it continues, and for a model
+that keeps counting across addresses, an address that continues none counts
+as another device. It is an estimate: devices of one model that probe at
+different times count once, and a device that pauses longer than --gap, or
+comes back later in the day, counts again.`,
+		Example: `  wifiq replay-pcap /pcap_data/ | wifiq stats probes-per-day --tz Europe/Berlin
+  wifiq stats probes-per-day --window 1h --signature vendor-wps records.jsonl`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if opts.Window, opts.Hop, opts.Location, err = windows.parse(); err != nil {
+				return err
+			}
+			if opts.Window == 0 {
+				return usagef("probes-per-day needs a --window: 1d (the default) for days, or another size")
+			}
+			if opts.Signature, err = ops.SignatureByName(signature); err != nil {
+				return usagef("invalid --signature: %w", err)
+			}
+			if opts.MaxPause, err = parseGap("--gap", maxPause); err != nil {
+				return err
+			}
+			if opts.Output, err = resolveOutput(output, g.IO); err != nil {
+				return err
+			}
+			if err := opts.Input.check(args); err != nil {
+				return err
+			}
+			opts.Inputs = args
+			return statsProbesRun(cmd.Context(), g, opts)
+		},
+	}
+	windows.addFlags(cmd, "1d", "count per tumbling window of this `size` (90s, 15m, 1h, 1d, 1w)")
+	cmd.Flags().StringVar(&signature, "signature", "vendor", "probe request `signature` that groups randomised addresses for the estimate: "+signatureNames())
+	cmd.Flags().StringVar(&maxPause, "gap", "5m", "longest `pause` between one randomised address's last probe and the next address's first that the estimate takes for one device")
+	opts.Input.addFlags(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: {table|json|csv} (default table on a terminal, json otherwise)")
+	return cmd
+}
+
+func statsProbesRun(ctx context.Context, g *Globals, opts *StatsProbesOptions) error {
+	window := windowSpec(opts.Window, opts.Hop, opts.Location)
+	probes, err := ops.NewEngine(ops.ProbesQuery(window))
+	if err != nil {
+		return err
+	}
+	activity, err := ops.NewEngine(ops.ActivityQuery(opts.Signature, window))
+	if err != nil {
+		return err
+	}
+
+	var seen probeCounter
+	seen.signature = &opts.Signature
+	partial, err := feedRecords(ctx, g, &opts.Input, opts.Inputs, &seen, func(rec *record.Record) {
+		probes.Add(rec)
+		activity.Add(rec)
+	})
+	if err != nil {
+		return err
+	}
+	seen.warn(g)
+
+	estimates := ops.EstimateByWindow(ops.Activities(activity.Flush()), ops.EstimateOptions{MaxPause: opts.MaxPause})
+	rep := &report{Columns: []string{"window_start", "window_end", "probes", "macs", "randomised_macs", "randomised_pct", "estimated_devices"}}
+	for r := range probes.Drain() {
+		macs, randomised := r.Get("macs").Int, r.Get("randomised_macs").Int
+		var share any
+		if macs > 0 {
+			share = math.Round(1000*float64(randomised)/float64(macs)) / 10
+		}
+		rep.Rows = append(rep.Rows, []any{
+			timeCell{r.Window.Start, opts.Location}, timeCell{r.Window.End, opts.Location},
+			r.Get("probes").Int, macs, randomised, share, int64(estimates[r.Window]),
+		})
+	}
+	if err := rep.write(g.IO.Out, opts.Output); err != nil {
+		return err
+	}
+	return partial
+}
+
+// parseGap parses a --gap value.
+func parseGap(flag, value string) (time.Duration, error) {
+	d, err := ops.ParseDuration(value)
+	if err != nil {
+		return 0, usagef("invalid %s: %w", flag, err)
+	}
+	return d, nil
+}
+
+func signatureNames() string {
+	names := "{"
+	for i, s := range ops.Signatures() {
+		if i > 0 {
+			names += "|"
+		}
+		names += s.Name
+	}
+	return names + "}"
+}
+
+// probeCounter counts what a probe report saw, to explain an empty or
+// partial report on stderr.
+type probeCounter struct {
+	records, probes, noSubtype int64
+	// signature, when set, is checked for the extra fields it reads.
+	signature        *ops.Signature
+	withoutSignature int64
+}
+
+func (c *probeCounter) add(rec *record.Record) {
+	c.records++
+	if _, ok := rec.First("wlan_fc_type_subtype"); !ok {
+		c.noSubtype++
+		return
+	}
+	if !ops.IsProbeRequest(rec) {
+		return
+	}
+	c.probes++
+	if c.signature != nil && !c.signature.HasFields(rec) {
+		c.withoutSignature++
+	}
+}
+
+func (c *probeCounter) warn(g *Globals) {
+	if c.noSubtype > 0 {
+		g.Log.Warn("records without wlan_fc_type_subtype are left out, because they cannot be identified as probe requests; with tshark -e, add -e wlan.fc.type_subtype",
+			"records", c.noSubtype)
+	}
+	if c.records > 0 && c.probes == 0 {
+		g.Log.Warn("the input has no probe requests (wlan.fc.type_subtype 4), so the report is empty", "records", c.records)
+	}
+	if c.signature != nil && c.withoutSignature > 0 {
+		g.Log.Warn(fmt.Sprintf("probe requests without the fields of --signature %s get the signature of the fields they have", c.signature.Name),
+			"probes", c.withoutSignature, "fields", c.signature.Fields)
+	}
+}
+
+// valueCell turns an aggregate's value into a report cell.
+func valueCell(v ops.Value) any {
+	switch v.Kind {
+	case ops.KindString:
+		return v.Str
+	case ops.KindInt:
+		return v.Int
+	case ops.KindFloat:
+		return v.Float
+	case ops.KindBool:
+		return v.Bool()
+	case ops.KindList:
+		return listCell(v)
+	case ops.KindCounts:
+		return histogramCell(v.Counts)
+	}
+	return nil
+}
+
+// listCell is a list value as a cell; NULL is the empty list.
+func listCell(v ops.Value) []string {
+	if v.List == nil {
+		return []string{}
+	}
+	return v.List
+}
+
+// roundedCell rounds a float to one decimal, as SQL's round(x, 1) does.
+func roundedCell(v ops.Value) any {
+	if v.Kind != ops.KindFloat {
+		return valueCell(v)
+	}
+	return math.Round(v.Float*10) / 10
+}
+
+// histogramCell is a HISTOGRAM result: a JSON object from each value to
+// its count, in the histogram's order.
+type histogramCell []ops.Bucket
+
+func (h histogramCell) MarshalJSON() ([]byte, error) {
+	obj := make(orderedObject, len(h))
+	for i, b := range h {
+		obj[i] = keyValue{b.Value, b.N}
+	}
+	return obj.MarshalJSON()
+}
+
+func (h histogramCell) String() string {
+	b, err := h.MarshalJSON()
+	if err != nil {
+		return fmt.Sprint([]ops.Bucket(h))
+	}
+	return string(b)
+}
+
+var _ json.Marshaler = histogramCell(nil)
