@@ -158,6 +158,7 @@ func (f *Frame) decodeManagement(data []byte, b bounds) {
 	f.addAddress(RoleTA, data[10:16])
 	f.addAddress(RoleSA, data[10:16])
 	f.addAddress(RoleBSSID, data[16:22])
+	f.setSequence(data[22:24])
 	// tshark names a station address in management frames too when exactly
 	// one of To DS and From DS is set.
 	switch f.Flags & (flagToDS | flagFromDS) {
@@ -332,6 +333,12 @@ func dataHeaderLength(subtype, flags uint8) int {
 	return n
 }
 
+// setSequence reads a Sequence Control field.
+func (f *Frame) setSequence(field []byte) {
+	control := binary.LittleEndian.Uint16(field)
+	f.HasSequence, f.Sequence, f.Fragment = true, control>>4, uint8(control&0x0f)
+}
+
 func (f *Frame) decodeData(data []byte, b bounds, dataPad bool) {
 	headerLen := dataHeaderLength(f.Subtype, f.Flags)
 	qos := f.Subtype&0x08 != 0
@@ -356,6 +363,7 @@ func (f *Frame) decodeData(data []byte, b bounds, dataPad bool) {
 	if !f.need(data, b, addrEnd) {
 		return
 	}
+	f.setSequence(data[22:24])
 	// In an A-MSDU the source and destination travel in each subframe, so
 	// the header address that would carry them is not reported as such.
 	amsdu := qos && data[qosEnd-2]&0x80 != 0

@@ -4,13 +4,17 @@ import "encoding/binary"
 
 // Information element IDs (IEEE 802.11-2020 9.4.2.1).
 const (
-	elementSSID          = 0
-	elementCountry       = 7
-	elementRSN           = 48
-	elementMultipleBSSID = 71
-	elementSSIDList      = 84
-	elementVendor        = 221
-	elementExtension     = 255
+	elementSSID            = 0
+	elementSupportedRates  = 1
+	elementCountry         = 7
+	elementHTCapabilities  = 45
+	elementExtendedRates   = 50
+	elementExtCapabilities = 127
+	elementRSN             = 48
+	elementMultipleBSSID   = 71
+	elementSSIDList        = 84
+	elementVendor          = 221
+	elementExtension       = 255
 )
 
 // Action categories and the public action code whose body starts with an OUI.
@@ -81,6 +85,30 @@ func (f *Frame) decodeElements(data []byte, b bounds) {
 // is shorter than that when the capture cut the element off.
 func (f *Frame) decodeElement(id uint8, body []byte, length int) {
 	complete := len(body) == length
+	f.TagNumbers = append(f.TagNumbers, id)
+	if id != elementExtension {
+		// tshark gives an extension element an extension length instead.
+		f.TagLengths = append(f.TagLengths, length)
+	}
+	switch id {
+	case elementSupportedRates:
+		f.SupportedRates = append(f.SupportedRates, body...)
+	case elementExtendedRates:
+		f.ExtendedRates = append(f.ExtendedRates, body...)
+	case elementExtCapabilities:
+		f.ExtCapabilities = append(f.ExtCapabilities, body)
+	case elementHTCapabilities:
+		if len(body) >= 2 {
+			f.HTCapabilities = append(f.HTCapabilities, binary.LittleEndian.Uint16(body))
+		}
+		if len(body) >= 3 {
+			f.HTAMPDUParams = append(f.HTAMPDUParams, body[2])
+		}
+	case elementExtension:
+		if len(body) >= 1 {
+			f.ExtTagNumbers = append(f.ExtTagNumbers, body[0])
+		}
+	}
 	switch id {
 	case elementSSID:
 		if f.ssidSeen {
@@ -198,6 +226,9 @@ func (f *Frame) decodeSSIDList(body []byte) {
 			return
 		}
 		f.SSIDs = append(f.SSIDs, body[offset+2:end])
+		// tshark lists the SSIDs of the list as elements.
+		f.TagNumbers = append(f.TagNumbers, elementSSID)
+		f.TagLengths = append(f.TagLengths, length)
 		offset = end
 	}
 }

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"strconv"
 	"time"
@@ -120,6 +121,55 @@ func (e *Encoder) appendValues(dst []byte, id FieldID, f *Frame) []byte {
 	case FieldFCRetry:
 		if f.HasFrameControl && f.ProtocolVersion == 0 && !f.isControlExtension() {
 			dst = appendQuotedBool(dst, f.Flags&0x08 != 0)
+		}
+	case FieldSeq:
+		if f.HasSequence {
+			dst = appendQuotedUint(dst, uint64(f.Sequence))
+		}
+	case FieldFrag:
+		if f.HasSequence {
+			dst = appendQuotedUint(dst, uint64(f.Fragment))
+		}
+	case FieldTagNumber:
+		for _, n := range f.TagNumbers {
+			dst = appendQuotedUint(dst, uint64(n))
+		}
+	case FieldTagLength:
+		for _, n := range f.TagLengths {
+			dst = appendQuotedUint(dst, uint64(n))
+		}
+	case FieldExtTagNumber:
+		for _, n := range f.ExtTagNumbers {
+			dst = appendQuotedUint(dst, uint64(n))
+		}
+	case FieldSupportedRates:
+		for _, r := range f.SupportedRates {
+			dst = appendQuotedHex(dst, uint64(r), 2)
+		}
+	case FieldExtendedRates:
+		for _, r := range f.ExtendedRates {
+			dst = appendQuotedHex(dst, uint64(r), 2)
+		}
+	case FieldHTCapabilities:
+		for _, c := range f.HTCapabilities {
+			dst = appendQuotedHex(dst, uint64(c), 4)
+		}
+	case FieldHTAMPDUParam:
+		for _, c := range f.HTAMPDUParams {
+			dst = appendQuotedHex(dst, uint64(c), 2)
+		}
+	case FieldExtCap:
+		// tshark shows octets 8 and 9 as one 16-bit field, and every other
+		// octet on its own.
+		for _, caps := range f.ExtCapabilities {
+			for i := 0; i < len(caps); i++ {
+				if i == 7 && len(caps) > 8 {
+					dst = appendQuotedHex(dst, uint64(binary.LittleEndian.Uint16(caps[7:9])), 4)
+					i++
+					continue
+				}
+				dst = appendQuotedHex(dst, uint64(caps[i]), 2)
+			}
 		}
 	case FieldRadioChannel:
 		if r.HasChannel {

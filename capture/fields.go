@@ -82,6 +82,16 @@ const (
 	FieldFrameCapLen
 	FieldFrameTimeEpoch
 	FieldMalformed
+	FieldSeq
+	FieldFrag
+	FieldTagNumber
+	FieldTagLength
+	FieldExtTagNumber
+	FieldSupportedRates
+	FieldExtendedRates
+	FieldHTCapabilities
+	FieldHTAMPDUParam
+	FieldExtCap
 	fieldCount
 )
 
@@ -127,6 +137,16 @@ var fieldNames = [fieldCount]string{
 	FieldFrameCapLen:       "frame.cap_len",
 	FieldFrameTimeEpoch:    "frame.time_epoch",
 	FieldMalformed:         "_ws.malformed",
+	FieldSeq:               "wlan.seq",
+	FieldFrag:              "wlan.frag",
+	FieldTagNumber:         "wlan.tag.number",
+	FieldTagLength:         "wlan.tag.length",
+	FieldExtTagNumber:      "wlan.ext_tag.number",
+	FieldSupportedRates:    "wlan.supported_rates",
+	FieldExtendedRates:     "wlan.extended_supported_rates",
+	FieldHTCapabilities:    "wlan.ht.capabilities",
+	FieldHTAMPDUParam:      "wlan.ht.ampduparam",
+	FieldExtCap:            "wlan.extcap",
 }
 
 // DefaultFields is the field list of the capture wifiq replaces.

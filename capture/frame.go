@@ -81,12 +81,35 @@ type Frame struct {
 	FCS       uint32
 	FCSStatus FCSStatus
 
+	// HasSequence is set when the frame has a Sequence Control field:
+	// Sequence is its sequence number (wlan.seq), Fragment its fragment
+	// number (wlan.frag).
+	HasSequence bool
+	Sequence    uint16
+	Fragment    uint8
+
 	// TaggedParameters counts the tagged parameter lists (wlan.tagged.all).
 	TaggedParameters int
-	SSIDs            [][]byte
-	Vendors          []VendorElement
-	Countries        [][]byte
-	WPSDeviceNames   [][]byte
+	// TagNumbers and TagLengths hold the ID and length of every element,
+	// in frame order (wlan.tag.number, wlan.tag.length); ExtTagNumbers the
+	// extension ID of every Element ID Extension element.
+	TagNumbers    []uint8
+	TagLengths    []int
+	ExtTagNumbers []uint8
+	// SupportedRates and ExtendedRates hold the rate octets of the
+	// Supported Rates and Extended Supported Rates elements; ExtCapabilities
+	// the bodies of Extended Capabilities elements.
+	SupportedRates  []byte
+	ExtendedRates   []byte
+	ExtCapabilities [][]byte
+	// HTCapabilities and HTAMPDUParams hold the HT Capability Information
+	// and A-MPDU Parameters of HT Capabilities elements.
+	HTCapabilities []uint16
+	HTAMPDUParams  []uint8
+	SSIDs          [][]byte
+	Vendors        []VendorElement
+	Countries      [][]byte
+	WPSDeviceNames [][]byte
 
 	// Malformed is set when the frame is shorter than its own fields say, or
 	// breaks a length rule of the standard (tshark's _ws.malformed).
@@ -112,14 +135,22 @@ func (f *Frame) reset() {
 	radio := f.Radio
 	radio.reset()
 	*f = Frame{
-		Radio:          radio,
-		TypeSubtypes:   f.TypeSubtypes[:0],
-		Types:          f.Types[:0],
-		SSIDs:          f.SSIDs[:0],
-		Vendors:        f.Vendors[:0],
-		Countries:      f.Countries[:0],
-		WPSDeviceNames: f.WPSDeviceNames[:0],
-		addrs:          f.addrs,
+		Radio:           radio,
+		TypeSubtypes:    f.TypeSubtypes[:0],
+		Types:           f.Types[:0],
+		SSIDs:           f.SSIDs[:0],
+		Vendors:         f.Vendors[:0],
+		Countries:       f.Countries[:0],
+		WPSDeviceNames:  f.WPSDeviceNames[:0],
+		TagNumbers:      f.TagNumbers[:0],
+		TagLengths:      f.TagLengths[:0],
+		ExtTagNumbers:   f.ExtTagNumbers[:0],
+		SupportedRates:  f.SupportedRates[:0],
+		ExtendedRates:   f.ExtendedRates[:0],
+		ExtCapabilities: f.ExtCapabilities[:0],
+		HTCapabilities:  f.HTCapabilities[:0],
+		HTAMPDUParams:   f.HTAMPDUParams[:0],
+		addrs:           f.addrs,
 	}
 	for i := range f.addrs {
 		f.addrs[i] = f.addrs[i][:0]
