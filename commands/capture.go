@@ -33,7 +33,7 @@ type CaptureOptions struct {
 func NewCmdCapture(g *Globals) *cobra.Command {
 	opts := &CaptureOptions{}
 	var fields, style, linkType string
-	var ringMB int64
+	var ringKB int64
 	cmd := &cobra.Command{
 		Use:   "capture -i IFACE",
 		Short: "Capture live from a monitor-mode interface into records and a ring buffer",
@@ -74,19 +74,25 @@ Kafka topic. capture stops on SIGINT or SIGTERM, after --count frames or after
 			if opts.Source.Interface == "" {
 				return usagef("missing interface: name it with -i, for example -i mon0")
 			}
-			if ringMB < 0 || opts.Count < 0 || opts.Duration < 0 {
+			if ringKB < 0 || opts.Count < 0 || opts.Duration < 0 {
 				return usagef("--ring-size, --count and --duration must not be negative")
 			}
+			if opts.Source.BufferSize <= 0 {
+				return usagef("invalid --buffer-size %d: want a size in MiB of 1 or more", opts.Source.BufferSize)
+			}
+			opts.Source.BufferSize <<= 20
 			if err := opts.Output.check(cmd); err != nil {
 				return err
 			}
 			if opts.EKIndex && opts.Output.To != "-" {
 				return usagef("--ek-index writes Elasticsearch index lines, which do not belong in a Kafka topic: leave it out with --to %s", opts.Output.To)
 			}
-			opts.Ring.MaxBytes = ringMB * 1000 * 1000
-			if opts.Ring.Prefix == "" && (opts.Ring.Duration > 0 || opts.Ring.Files > 0 || ringMB > 0) {
+			opts.Ring.MaxBytes = ringKB * 1000
+			rotates := opts.Ring.Duration > 0 || opts.Ring.Files > 0 || ringKB > 0
+			if opts.Ring.Prefix == "" && rotates {
 				return usagef("--ring-duration, --ring-size and --ring-files need -w PREFIX")
 			}
+			opts.Ring.Single = opts.Ring.Prefix != "" && !rotates
 			return captureRun(cmd.Context(), g, opts)
 		},
 	}
@@ -96,9 +102,10 @@ Kafka topic. capture stops on SIGINT or SIGTERM, after --count frames or after
 	f.BoolVar(&opts.Source.Monitor, "monitor", false, "put the interface into monitor mode when opening it")
 	f.StringVar(&linkType, "link-type", "", "decode frames as this link `type` (radiotap, 802.11, ppi, prism, avs) whatever the interface reports")
 	f.IntVarP(&opts.Source.SnapLen, "snaplen", "s", 262144, "keep at most this many `bytes` of each frame")
-	f.StringVarP(&opts.Ring.Prefix, "write", "w", "", "also write frames to pcapng files named `PREFIX`_NNNNN_YYYYMMDDHHMMSS")
+	f.IntVarP(&opts.Source.BufferSize, "buffer-size", "B", 32, "kernel buffer for frames not read yet, in `MiB`")
+	f.StringVarP(&opts.Ring.Prefix, "write", "w", "", "also write frames to this pcapng `file`; with ring buffer settings, to files named FILE_NNNNN_YYYYMMDDHHMMSS as tshark names them")
 	f.DurationVar(&opts.Ring.Duration, "ring-duration", 0, "start a new file after this `duration` (tshark -b duration)")
-	f.Int64Var(&ringMB, "ring-size", 0, "start a new file after this many `megabytes` (tshark -b filesize)")
+	f.Int64Var(&ringKB, "ring-size", 0, "start a new file after this many `kilobytes` (1000 bytes; tshark -b filesize)")
 	f.IntVar(&opts.Ring.Files, "ring-files", 0, "keep only the newest `N` files (tshark -b files); 0 keeps all")
 	f.IntVarP(&opts.Count, "count", "c", 0, "stop after `N` frames")
 	f.DurationVarP(&opts.Duration, "duration", "a", 0, "stop after this `duration`")
@@ -248,10 +255,10 @@ func printCaptureSummary(g *Globals, src *live.Source, ring *live.Ring, c captur
 	if g.Quiet {
 		return
 	}
-	fmt.Fprintf(g.IO.ErrOut, "capture: %d frames captured, %d written, %d malformed, %d not decoded; libpcap: %d received, %d dropped; interface reopened %d times\n",
-		c.captured, c.written, c.malformed, c.undecoded, received, dropped, src.Reopened)
+	fmt.Fprintf(g.IO.ErrOut, "capture: %s captured, %d written, %d malformed, %d not decoded; libpcap: %d received, %d dropped; interface reopened %s\n",
+		plural(int64(c.captured), "frame"), c.written, c.malformed, c.undecoded, received, dropped, plural(int64(src.Reopened), "time"))
 	if ring != nil {
 		files := ring.Files()
-		fmt.Fprintf(g.IO.ErrOut, "ring buffer: %d files kept\n", len(files))
+		fmt.Fprintf(g.IO.ErrOut, "capture files: %s kept\n", plural(int64(len(files)), "file"))
 	}
 }

@@ -41,7 +41,8 @@ ends at once. --follow keeps reading new records until SIGINT or SIGTERM.
 or auto.offset.reset), latest, a time in RFC 3339 such as
 2024-05-01T12:00:00Z or as @ and milliseconds since the Unix epoch (the
 first record stamped at or after it; later records with earlier event times
-are still read), an offset such as 1500, or -N for the last N records.
+are still read), an offset such as 1500, or -N for the last N records of
+each partition.
 
 With --group the command joins that consumer group and commits the offsets
 of the records it has written out, so the next run resumes after them;
@@ -49,7 +50,9 @@ of the records it has written out, so the next run resumes after them;
 written out but not yet committed when the process dies is written again by
 the next run; none is skipped.
 
-It exits with status 3 if messages that are not records were skipped.
+It exits with status 3 if messages that are not records were skipped, and
+130 if it was interrupted before the end of a bounded read (--follow ends
+with status 0 when interrupted).
 ` + kafkaSettingsHelp,
 		Example: `  wifiq consume --brokers 127.0.0.1:9092 --topic pcap | wifiq stats
   wifiq consume --kafka-config client.properties --topic pcap --group nightly-report
@@ -112,7 +115,7 @@ func consumeRun(ctx context.Context, g *Globals, opts *ConsumeOptions) error {
 	interrupted := errors.Is(readErr, context.Canceled) || errors.Is(readErr, context.DeadlineExceeded)
 	switch {
 	case interrupted && !opts.Consumer.Follow:
-		return fmt.Errorf("interrupted before the end of topic %s after %s", opts.Consumer.Topic, plural(counts.records, "record"))
+		return interruptedError{fmt.Sprintf("interrupted before the end of topic %s after %s", opts.Consumer.Topic, plural(counts.records, "record"))}
 	case readErr != nil && !interrupted:
 		return readErr
 	case closeErr != nil:

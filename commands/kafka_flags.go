@@ -28,9 +28,10 @@ $WIFIQ_KAFKA_CONFIG), the environment variables WIFIQ_KAFKA_BROKERS,
 WIFIQ_KAFKA_SECURITY_PROTOCOL, WIFIQ_KAFKA_SASL_MECHANISM,
 WIFIQ_KAFKA_SASL_USERNAME, WIFIQ_KAFKA_SASL_PASSWORD,
 WIFIQ_KAFKA_SSL_CA_LOCATION and WIFIQ_KAFKA_CLIENT_ID, then -X key=value in
-order, then --brokers. Flags of this command (such as --compression or
---group) override the matching properties. Unknown properties are reported
-and ignored. Passwords are never printed.
+order, then --brokers. This command's own flags override the matching
+properties. Unknown properties are reported and ignored. Passwords are never
+printed: give them in the file or in $WIFIQ_KAFKA_SASL_PASSWORD rather than
+with -X, where other users of the machine can see the command line.
 `
 
 func (o *KafkaOptions) addFlags(cmd *cobra.Command) {

@@ -56,17 +56,19 @@ partition.
 Writes are idempotent, so retries never duplicate a record. At the end of
 the input, or on SIGINT or SIGTERM, the command waits until the brokers
 acknowledge every record sent, then prints how many were acknowledged. It
-exits with status 1 if any record was not acknowledged or the run was
+exits with status 1 if any record was not acknowledged, 130 if it was
 interrupted, and 3 if input lines that are not records were skipped. On a
 terminal a progress line is drawn on stderr.
 
-Kafka deletes records by their timestamp: with the default retention.ms of 7
-days, records of an older capture may be deleted at the next retention
-check. Create such topics with --topic-config retention.ms=-1.
+Kafka deletes records by their timestamp, which is the capture time: with
+the broker's default retention.ms of 7 days, the records of an older capture
+are deleted at the next retention check. --create-topic therefore creates
+topics with retention.ms=-1 (keep for ever) unless --topic-config sets it;
+give an existing topic that setting before you send old captures to it.
 ` + kafkaSettingsHelp,
 		Example: `  wifiq replay-pcap capture.pcapng | wifiq produce --brokers 127.0.0.1:9092 --topic pcap
   wifiq produce --kafka-config client.properties --topic pcap --key wlan_sa records.jsonl
-  wifiq produce --topic pcap --create-topic --partitions 6 --topic-config retention.ms=-1 old.jsonl`,
+  wifiq produce --topic pcap --create-topic --partitions 6 --topic-config retention.ms=604800000 live.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Producer.Topic == "" {
 				return usagef("missing --topic: name the Kafka topic to write to")
@@ -115,7 +117,7 @@ check. Create such topics with --topic-config retention.ms=-1.
 	f.StringVar(&compression, "compression", "", "batch compression: {none|gzip|snappy|lz4|zstd} (default compression.type, else lz4)")
 	f.DurationVar(&linger, "linger", 0, "wait this long for more records before sending a batch (default linger.ms, else 10ms)")
 	f.StringVar(&opts.Producer.Partitioner, "partitioner", kafka.PartitionerSticky, "how records without a key spread: {sticky|round-robin}")
-	f.BoolVar(&createTopic, "create-topic", false, "create the topic if it does not exist")
+	f.BoolVar(&createTopic, "create-topic", false, "create the topic if it does not exist, keeping records for ever unless --topic-config sets retention.ms")
 	f.Int32Var(&partitions, "partitions", 0, "partitions of a created topic (default the broker's num.partitions)")
 	f.Int16Var(&replicationFactor, "replication-factor", 0, "replicas of a created topic (default the broker's default.replication.factor)")
 	f.StringArrayVar(&topicConfigs, "topic-config", nil, "setting of a created topic, for example retention.ms=-1 (`key=value`, repeatable)")
@@ -141,7 +143,11 @@ func topicSpec(cmd *cobra.Command, create bool, partitions int32, replicationFac
 	if replicationFactor < 0 {
 		return nil, usagef("invalid --replication-factor %d: want 1 or more", replicationFactor)
 	}
-	spec := &kafka.TopicSpec{Partitions: partitions, ReplicationFactor: replicationFactor, Configs: map[string]string{}}
+	// Kafka deletes records by their timestamp, which is the capture time:
+	// with the broker's default retention, the records of a capture older
+	// than a week would be deleted at the next retention check. A created
+	// topic keeps its records unless --topic-config sets retention.ms.
+	spec := &kafka.TopicSpec{Partitions: partitions, ReplicationFactor: replicationFactor, Configs: map[string]string{"retention.ms": "-1"}}
 	for _, kv := range configs {
 		key, value, ok := strings.Cut(kv, "=")
 		if !ok || key == "" {
@@ -310,7 +316,7 @@ func produceResult(g *Globals, opts *ProduceOptions, stats kafka.Stats, counts *
 	var delivery *kafka.DeliveryError
 	switch {
 	case errors.Is(readErr, context.Canceled) || errors.Is(readErr, context.DeadlineExceeded):
-		return fmt.Errorf("interrupted after %s; %d not acknowledged", plural(stats.Written, "record"), stats.Unacknowledged())
+		return interruptedError{fmt.Sprintf("interrupted after %s; %d not acknowledged", plural(stats.Written, "record"), stats.Unacknowledged())}
 	case readErr != nil && errors.As(closeErr, &delivery):
 		return fmt.Errorf("%w; %v", readErr, closeErr)
 	case readErr != nil:

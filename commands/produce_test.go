@@ -426,8 +426,8 @@ func TestProduceInterruptFlushes(t *testing.T) {
 
 	code := <-done
 	stderr := r.stderr.String()
-	if code != ExitFailure {
-		t.Errorf("exit %d, want %d after an interrupt: %s", code, ExitFailure, stderr)
+	if code != ExitInterrupted {
+		t.Errorf("exit %d, want %d after an interrupt: %s", code, ExitInterrupted, stderr)
 	}
 	for _, want := range []string{"produced 20 records to topic pcap: 20 acknowledged, 0 not acknowledged", "interrupted after 20 records; 0 not acknowledged"} {
 		if !strings.Contains(stderr, want) {

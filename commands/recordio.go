@@ -35,7 +35,7 @@ func (o *OutputOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.To, "to", "-", "write records to `DEST`: - (standard output) or kafka:TOPIC")
 	f.StringVar(&o.Key, "key", "", "with --to kafka:TOPIC, key each Kafka record by the first value of this record `field` (default: no key)")
-	f.BoolVar(&o.createTopic, "create-topic", false, "with --to kafka:TOPIC, create the topic if it does not exist")
+	f.BoolVar(&o.createTopic, "create-topic", false, "with --to kafka:TOPIC, create the topic if it does not exist, keeping records for ever unless --topic-config sets retention.ms")
 	f.Int32Var(&o.partitions, "partitions", 0, "partitions of a created topic (default the broker's num.partitions)")
 	f.Int16Var(&o.replicationFactor, "replication-factor", 0, "replicas of a created topic (default the broker's default.replication.factor)")
 	f.StringArrayVar(&o.topicConfigs, "topic-config", nil, "setting of a created topic, for example retention.ms=-1 (`key=value`, repeatable)")

@@ -81,6 +81,13 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
+// interruptedError reports what a command did before SIGINT or SIGTERM
+// stopped it (exit status 130).
+type interruptedError struct{ msg string }
+
+func (e interruptedError) Error() string { return e.msg }
+func (e interruptedError) Unwrap() error { return context.Canceled }
+
 // partialError marks a run that finished but skipped input (exit status 3).
 type partialError struct{ msg string }
 
@@ -192,7 +199,12 @@ func Run(ctx context.Context, root *cobra.Command, g *Globals, args []string) in
 		return ExitOK
 	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		fmt.Fprintln(g.IO.ErrOut, "wifiq: interrupted")
+		var interrupted interruptedError
+		if errors.As(err, &interrupted) {
+			fmt.Fprintf(g.IO.ErrOut, "wifiq: %v\n", err)
+		} else {
+			fmt.Fprintln(g.IO.ErrOut, "wifiq: interrupted")
+		}
 		return ExitInterrupted
 	}
 	fmt.Fprintf(g.IO.ErrOut, "wifiq: %v\n", err)

@@ -30,6 +30,9 @@ type RingOptions struct {
 	// Files is the number of files kept; older ones are deleted. 0 keeps
 	// all of them.
 	Files int
+	// Single writes one file named Prefix, without rotation, as tshark -w
+	// does without -b.
+	Single bool
 	// Interface and Filter are written into each file's interface block.
 	Interface string
 	Filter    string
@@ -60,6 +63,9 @@ func NewRing(opts RingOptions, log *slog.Logger) (*Ring, error) {
 	}
 	if opts.Files < 0 || opts.Duration < 0 || opts.MaxBytes < 0 {
 		return nil, fmt.Errorf("ring buffer settings must not be negative")
+	}
+	if opts.Single && (opts.Files > 0 || opts.Duration > 0 || opts.MaxBytes > 0) {
+		return nil, fmt.Errorf("a single capture file does not rotate: leave out the ring buffer settings")
 	}
 	if opts.Files > 0 && opts.Duration == 0 && opts.MaxBytes == 0 {
 		return nil, fmt.Errorf("a ring of %d files needs a rule that starts new files: set --ring-duration or --ring-size", opts.Files)
@@ -158,8 +164,18 @@ func (r *Ring) rotate(lt capture.LinkType, snapLen int) error {
 	return nil
 }
 
-// fileName builds tshark's ring buffer file name.
+// fileName builds tshark's ring buffer file name, or returns the prefix for
+// a single file.
 func (r *Ring) fileName(number int, start time.Time) string {
+	if r.opts.Single {
+		if number == 1 {
+			return r.opts.Prefix
+		}
+		// The link type changed (the interface came back as another kind):
+		// a pcapng file could hold both, but this writer holds one.
+		ext := filepath.Ext(r.opts.Prefix)
+		return fmt.Sprintf("%s_%05d%s", strings.TrimSuffix(r.opts.Prefix, ext), number, ext)
+	}
 	ext := filepath.Ext(r.opts.Prefix)
 	base := strings.TrimSuffix(r.opts.Prefix, ext)
 	return fmt.Sprintf("%s_%05d_%s%s", base, number, start.Format("20060102150405"), ext)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -24,6 +25,9 @@ type SourceOptions struct {
 	Monitor bool
 	// SnapLen bounds the bytes kept of each frame; 0 means 262144.
 	SnapLen int
+	// BufferSize is the kernel buffer for frames not read yet, in bytes;
+	// 0 means 32 MiB.
+	BufferSize int
 	// LinkType, if not zero, decodes every frame with this link type
 	// whatever the interface reports. Without it an interface whose link
 	// type carries no 802.11 frames is an error.
@@ -67,6 +71,9 @@ type Source struct {
 	lt     capture.LinkType
 	// Reopened counts how often the interface came back.
 	Reopened int
+	// received and dropped add up libpcap's counts of handles closed when
+	// the interface went away.
+	received, dropped int
 }
 
 // Open opens the interface. Errors in the options (a bad filter, a link
@@ -75,6 +82,12 @@ type Source struct {
 func Open(opts SourceOptions, log *slog.Logger) (*Source, error) {
 	if opts.SnapLen <= 0 {
 		opts.SnapLen = 262144
+	}
+	if opts.BufferSize <= 0 {
+		// libpcap's default of 2 MiB holds only a few dozen frames of the
+		// default snap length in its memory-mapped ring, so a burst of
+		// frames would be dropped.
+		opts.BufferSize = 32 << 20
 	}
 	if opts.Retry <= 0 {
 		opts.Retry = time.Second
@@ -94,6 +107,7 @@ func (s *Source) open() error {
 	defer in.CleanUp()
 	for _, set := range []func() error{
 		func() error { return in.SetSnapLen(s.opts.SnapLen) },
+		func() error { return in.SetBufferSize(s.opts.BufferSize) },
 		func() error { return in.SetPromisc(true) },
 		func() error { return in.SetImmediateMode(true) },
 		// The timeout lets Next notice a cancelled context.
@@ -110,7 +124,10 @@ func (s *Source) open() error {
 	}
 	h, err := in.Activate()
 	if err != nil {
-		return fmt.Errorf("opening interface %s: %w (capturing needs CAP_NET_RAW, and CAP_NET_ADMIN for --monitor)", s.opts.Interface, err)
+		if strings.Contains(strings.ToLower(err.Error()), "permit") {
+			return fmt.Errorf("opening interface %s: %w (capturing needs CAP_NET_RAW, and CAP_NET_ADMIN for --monitor)", s.opts.Interface, err)
+		}
+		return fmt.Errorf("opening interface %s: %w", s.opts.Interface, err)
 	}
 	reported := h.LinkType()
 	lt := capture.LinkType(reported)
@@ -158,6 +175,10 @@ func (s *Source) Next(ctx context.Context) (Packet, error) {
 			// A capture that ended (the interface is gone).
 		}
 		s.log.Warn("interface stopped delivering frames; reopening it", "interface", s.opts.Interface, "err", err)
+		if received, dropped, err := s.handleStats(); err == nil {
+			s.received += received
+			s.dropped += dropped
+		}
 		s.handle.Close()
 		s.handle = nil
 	}
@@ -188,8 +209,14 @@ func (s *Source) reopen(ctx context.Context) bool {
 	}
 }
 
-// Stats returns libpcap's counts of received and dropped frames.
+// Stats returns libpcap's counts of received and dropped frames, over
+// every time the interface was open.
 func (s *Source) Stats() (received, dropped int, err error) {
+	received, dropped, err = s.handleStats()
+	return s.received + received, s.dropped + dropped, err
+}
+
+func (s *Source) handleStats() (received, dropped int, err error) {
 	if s.handle == nil {
 		return 0, 0, nil
 	}
