@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,8 +43,10 @@ type QueryOptions struct {
 	// CacheDir is the directory of decoded files; empty means no cache.
 	CacheDir string
 	Names    NameOptions
-	// Input reads the records of a Kafka topic with --from kafka:TOPIC.
-	Input InputOptions
+	// Input reads the records of a Kafka topic with --from kafka:TOPIC;
+	// topicSkipped counts its messages that are not records.
+	Input        InputOptions
+	topicSkipped atomic.Int64
 }
 
 // NewCmdQuery builds the query command.
@@ -128,6 +131,9 @@ read is reported and skipped while the others are loaded.`,
 			if err := opts.Input.check(opts.Inputs); err != nil {
 				return err
 			}
+			if opts.Input.Follow {
+				return usagef("--follow does not apply to query, which reads a topic to its end and then answers")
+			}
 			return queryRun(cmd.Context(), g, opts)
 		},
 	}
@@ -192,10 +198,17 @@ func queryRun(ctx context.Context, g *Globals, opts *QueryOptions) error {
 	results, err := loadAndQuery(ctx, g, db, inputs, stdin, opts)
 	// Closing writes a database file out, so its error matters too.
 	if closeErr := db.Close(); err == nil && closeErr != nil {
-		return fmt.Errorf("unable to close the database: %w", closeErr)
+		err = fmt.Errorf("unable to close the database: %w", closeErr)
+	}
+	// A group commits what it read only once the result is written.
+	if finishErr := opts.Input.finish(err == nil); err == nil {
+		err = finishErr
 	}
 	if err != nil {
 		return err
+	}
+	if n := opts.topicSkipped.Load(); n > 0 {
+		return partialError{skippedMessage(n, "message")}
 	}
 	return partialLoad(results)
 }
@@ -229,7 +242,7 @@ func loadAndQuery(ctx context.Context, g *Globals, db *query.DB, inputs []query.
 // terminal.
 func queryInputs(ctx context.Context, g *Globals, opts *QueryOptions) ([]query.Input, io.Reader, error) {
 	if opts.Input.From != "" {
-		return []query.Input{{Name: "-", Records: true}}, topicRecordLines(ctx, g, &opts.Input), nil
+		return []query.Input{{Name: "-", Records: true}}, topicRecordLines(ctx, g, &opts.Input, &opts.topicSkipped), nil
 	}
 	args := opts.Inputs
 	if len(args) == 0 {
@@ -261,7 +274,7 @@ func queryInputs(ctx context.Context, g *Globals, opts *QueryOptions) ([]query.I
 // topicRecordLines reads the --from topic in a goroutine and returns its
 // records as JSON lines, for the loader that reads records from standard
 // input. An error of the topic ends the lines with that error.
-func topicRecordLines(ctx context.Context, g *Globals, in *InputOptions) io.Reader {
+func topicRecordLines(ctx context.Context, g *Globals, in *InputOptions, skippedOut *atomic.Int64) io.Reader {
 	r, w := io.Pipe()
 	go func() {
 		var line []byte
@@ -270,8 +283,9 @@ func topicRecordLines(ctx context.Context, g *Globals, in *InputOptions) io.Read
 			_, err := w.Write(line)
 			return err
 		})
-		if err == nil && skipped > 0 {
-			g.Log.Warn("messages that are not records were skipped", "topic", in.From, "skipped", skipped)
+		skippedOut.Store(int64(skipped))
+		if err != nil {
+			err = fmt.Errorf("%s: %w", in.From, err)
 		}
 		w.CloseWithError(err)
 	}()

@@ -31,3 +31,25 @@ func TestQueryFromKafka(t *testing.T) {
 		t.Errorf("missing topic: exit %d, stderr %q; want %d naming the topic", code, stderr, ExitFailure)
 	}
 }
+
+// TestQueryGroupCommitsAfterResult checks that a consumer group commits
+// the records a query read only when the query answered.
+func TestQueryGroupCommitsAfterResult(t *testing.T) {
+	brokers := fakeKafka(t, 1, "pcap")
+	if code, _, stderr := wifiqKafka(t, "", "replay-pcap", "--to", "kafka:pcap", "--brokers", brokers, casesDir+"V12_data_and_control_frames.pcap"); code != ExitOK {
+		t.Fatalf("replay-pcap: exit %d\n%s", code, stderr)
+	}
+	run := func(sql string) (int, string) {
+		code, stdout, _ := wifiqKafka(t, "", "query", sql, "--from", "kafka:pcap", "--group", "q", "--brokers", brokers, "--no-cache", "-o", "csv")
+		return code, stdout
+	}
+	if code, _ := run("SELECT count(*) FROM no_such_table"); code == ExitOK {
+		t.Fatal("a query of a missing table succeeded")
+	}
+	if code, out := run("SELECT count(*) AS n FROM packets"); code != ExitOK || out != "n\n7\n" {
+		t.Errorf("after a failed query: exit %d, %q; want the 7 records still there", code, out)
+	}
+	if code, out := run("SELECT count(*) AS n FROM packets"); code != ExitOK || out != "n\n0\n" {
+		t.Errorf("after a query that answered: exit %d, %q; want no records left", code, out)
+	}
+}

@@ -137,6 +137,10 @@ type InputOptions struct {
 	// wrapFiles, if set, wraps the reader of each file and of standard
 	// input, to leave out lines before they are parsed.
 	wrapFiles func(io.Reader) io.Reader
+	// consumer and lastRead are the open read of a topic and its last
+	// message in each partition, until finish.
+	consumer *kafka.Consumer
+	lastRead map[int32]kafka.Message
 }
 
 func (o *InputOptions) addFlags(cmd *cobra.Command) {
@@ -201,6 +205,9 @@ func (o *InputOptions) readTopic(ctx context.Context, g *Globals, fn func(*recor
 	reader := kafka.NewRecordReader(consumer)
 	skipped := 0
 	var readErr error
+	// The offsets are committed by finish, once the command has written
+	// its result: a group must not skip records whose result was lost.
+	last := map[int32]kafka.Message{}
 	for {
 		rec, msg, err := reader.Read(ctx)
 		if errors.Is(err, io.EOF) {
@@ -210,7 +217,7 @@ func (o *InputOptions) readTopic(ctx context.Context, g *Globals, fn func(*recor
 		if errors.As(err, &valueErr) {
 			skipped++
 			logValueError(g, valueErr, skipped)
-			consumer.MarkProcessed(msg)
+			last[msg.Partition] = msg
 			continue
 		}
 		if err != nil {
@@ -224,12 +231,27 @@ func (o *InputOptions) readTopic(ctx context.Context, g *Globals, fn func(*recor
 			readErr = err
 			break
 		}
-		consumer.MarkProcessed(msg)
+		last[msg.Partition] = msg
 	}
-	if err := consumer.Close(); readErr == nil {
-		readErr = err
-	}
+	o.consumer, o.lastRead = consumer, last
 	return skipped, readErr
+}
+
+// finish ends a read of a topic: when the command's result was written
+// (ok), the group commits the offsets of the records read; then the
+// consumer closes. It does nothing for files.
+func (o *InputOptions) finish(ok bool) error {
+	if o.consumer == nil {
+		return nil
+	}
+	if ok {
+		for _, msg := range o.lastRead {
+			o.consumer.MarkProcessed(msg)
+		}
+	}
+	err := o.consumer.Close()
+	o.consumer, o.lastRead = nil, nil
+	return err
 }
 
 // unreadableInputsError reports input files that could not be opened; the
