@@ -24,6 +24,7 @@ type FingerprintOptions struct {
 	Location  *time.Location
 	Output    string
 	Input     InputOptions
+	Stream    StreamOptions
 }
 
 // NewCmdFingerprint builds the fingerprint command.
@@ -49,7 +50,8 @@ probes). Vendor OUIs are printed in hex with the manufacturer's short name.
 ` + signatureHelp() + `
 
 wifiq stats probes-per-day estimates the devices per day from the same
-signatures.`,
+signatures.
+` + streamHelp,
 		Example: `  wifiq replay-pcap /pcap_data/ | wifiq fingerprint
   wifiq fingerprint --gap 2m --min-macs 2 --tz Europe/Berlin records.jsonl
   tshark -r capture.pcapng -T ek -e wlan.fc.type_subtype -e wlan.sa -e wlan.tag.number -e wlan.tag.length \
@@ -74,6 +76,9 @@ signatures.`,
 			if err := opts.Input.check(args); err != nil {
 				return err
 			}
+			if err := opts.Stream.check(cmd, &opts.Input); err != nil {
+				return err
+			}
 			opts.Inputs = args
 			return fingerprintRun(cmd.Context(), g, opts)
 		},
@@ -84,6 +89,7 @@ signatures.`,
 	f.Int64Var(&opts.MinMACs, "min-macs", 3, "print the sessions with at least this many distinct source addresses")
 	f.StringVar(&tz, "tz", "UTC", "time `zone` of the printed times (an IANA name such as Europe/Berlin)")
 	opts.Input.addFlags(cmd)
+	opts.Stream.addFlags(cmd)
 	f.StringVarP(&output, "output", "o", "", "output format: {table|json|csv} (default table on a terminal, json otherwise)")
 	return cmd
 }
@@ -103,6 +109,22 @@ func fingerprintRun(ctx context.Context, g *Globals, opts *FingerprintOptions) e
 	}
 
 	seen := probeCounter{signature: &opts.Signature}
+	if opts.Input.Follow {
+		var names []string
+		for _, e := range opts.Signature.Exprs {
+			names = append(names, e.Name)
+		}
+		return streamRun(ctx, g, &opts.Input, &opts.Stream, &streamTable{
+			name:       "fingerprint",
+			settings:   fmt.Sprintf("signature=%s gap=%v min-macs=%d tz=%s", opts.Signature.Name, opts.Gap, opts.MinMACs, opts.Location),
+			engine:     engine,
+			report:     func(rows iter.Seq[ops.Row]) (*report, error) { return fingerprintReport(rows, opts) },
+			keyColumns: names,
+			windowed:   true,
+			sessions:   true,
+			location:   opts.Location,
+		}, &seen)
+	}
 	partial, err := feedRecords(ctx, g, &opts.Input, opts.Inputs, &seen, func(rec *record.Record) {
 		engine.Add(rec)
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ type StatsOptions struct {
 	Location *time.Location
 	Output   string
 	Input    InputOptions
+	Stream   StreamOptions
 }
 
 // NewCmdStats builds the stats command.
@@ -46,7 +48,8 @@ source addresses and an estimate of the devices behind them, per day).
 
 The output is a table on a terminal and JSON lines when piped; --output
 chooses. Lines that are not records are reported on stderr with their line
-number and skipped.`,
+number and skipped.
+` + streamHelp,
 		Example: `  wifiq replay-pcap testdata/corpus/ | wifiq stats
   wifiq stats --window 1d --tz Europe/Berlin records.jsonl
   wifiq stats --window 1h --hop 15m records.jsonl
@@ -63,12 +66,16 @@ number and skipped.`,
 			if err := opts.Input.check(args); err != nil {
 				return err
 			}
+			if err := opts.Stream.check(cmd, &opts.Input); err != nil {
+				return err
+			}
 			opts.Inputs = args
 			return statsRun(cmd.Context(), g, opts)
 		},
 	}
 	windows.addFlags(cmd, "", "split counts into tumbling windows of this `size` (90s, 15m, 1h, 1d, 1w)")
 	opts.Input.addFlags(cmd)
+	opts.Stream.addFlags(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: {table|json|csv} (default table on a terminal, json otherwise)")
 	cmd.AddCommand(newCmdStatsDevices(g), newCmdStatsProbes(g))
 	return cmd
@@ -124,6 +131,9 @@ func windowSpec(size, hop time.Duration, loc *time.Location) ops.WindowSpec {
 }
 
 func statsRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
+	if opts.Input.Follow {
+		return statsStreamRun(ctx, g, opts)
+	}
 	summary := &ops.SubtypeSummary{Window: windowSpec(opts.Window, opts.Hop, opts.Location)}
 	var missing, invalid int
 	skipped, err := opts.Input.readRecords(ctx, g, opts.Inputs, func(rec *record.Record) error {
@@ -181,3 +191,46 @@ func subtypeReport(rows []ops.SubtypeRow, opts *StatsOptions) *report {
 
 // maxReportedLineErrors bounds the bad input lines printed one by one.
 const maxReportedLineErrors = 10
+
+// statsStreamRun runs the subtype summary in follow mode.
+func statsStreamRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
+	window := windowSpec(opts.Window, opts.Hop, opts.Location)
+	engine, err := ops.NewEngine(ops.SubtypeQuery(window))
+	if err != nil {
+		return err
+	}
+	return streamRun(ctx, g, &opts.Input, &opts.Stream, &streamTable{
+		name:     "stats",
+		settings: fmt.Sprintf("window=%v hop=%v tz=%s", opts.Window, opts.Hop, opts.Location),
+		engine:   engine,
+		report: func(rows iter.Seq[ops.Row]) (*report, error) {
+			var summary []ops.SubtypeRow
+			for r := range rows {
+				summary = append(summary, subtypeRowOf(r))
+			}
+			return subtypeReport(summary, opts), nil
+		},
+		keyColumns: []string{"type_subtype"},
+		windowed:   window != nil,
+		location:   opts.Location,
+	}, &probeCounter{})
+}
+
+// subtypeRowOf returns a row of ops.SubtypeQuery as an ops.SubtypeRow, as
+// ops.SubtypeSummary.Rows makes them. A tombstone, which has no values,
+// gives zero counts and times.
+func subtypeRowOf(r ops.Row) ops.SubtypeRow {
+	row := ops.SubtypeRow{
+		Window:      r.Window,
+		TypeSubtype: ops.NoSubtype,
+		Name:        "(no frame control)",
+		Frames:      r.Get("frames").Int,
+		Earliest:    r.Get("earliest").Int,
+		Latest:      r.Get("latest").Int,
+	}
+	if !r.Key[0].IsNull() {
+		row.TypeSubtype = int(r.Key[0].Int)
+		row.Name = ops.SubtypeName(row.TypeSubtype)
+	}
+	return row
+}

@@ -23,6 +23,7 @@ type StatsDevicesOptions struct {
 	DeviceField string
 	Output      string
 	Input       InputOptions
+	Stream      StreamOptions
 }
 
 func newCmdStatsDevices(g *Globals) *cobra.Command {
@@ -44,7 +45,8 @@ the end of the address, as tshark names it), else by the source address.
 Wildcard probes (the empty SSID) count as probes but add no SSID.
 
 --window splits the table into tumbling windows of event time (1d: a table per
-calendar day in the --tz zone), and --hop into hopping windows.`,
+calendar day in the --tz zone), and --hop into hopping windows.
+` + streamHelp,
 		Example: `  wifiq replay-pcap /pcap_data/ | wifiq stats devices
   wifiq stats devices --window 1d --tz Europe/Berlin -o csv records.jsonl
   wifiq stats devices --from kafka:pcap`,
@@ -59,6 +61,9 @@ calendar day in the --tz zone), and --hop into hopping windows.`,
 			if err := opts.Input.check(args); err != nil {
 				return err
 			}
+			if err := opts.Stream.check(cmd, &opts.Input); err != nil {
+				return err
+			}
 			opts.Inputs = args
 			return statsDevicesRun(cmd.Context(), g, opts)
 		},
@@ -66,6 +71,7 @@ calendar day in the --tz zone), and --hop into hopping windows.`,
 	windows.addFlags(cmd, "", "split the table into tumbling windows of this `size` (90s, 15m, 1h, 1d, 1w)")
 	cmd.Flags().StringVar(&opts.DeviceField, "device-field", "device_name", "record `field` that names a device when present, as enrichment adds it; the resolved source address otherwise")
 	opts.Input.addFlags(cmd)
+	opts.Stream.addFlags(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: {table|json|csv} (default table on a terminal, json otherwise)")
 	return cmd
 }
@@ -78,6 +84,19 @@ func statsDevicesRun(ctx context.Context, g *Globals, opts *StatsDevicesOptions)
 	}
 
 	var seen probeCounter
+	if opts.Input.Follow {
+		return streamRun(ctx, g, &opts.Input, &opts.Stream, &streamTable{
+			name:     "stats devices",
+			settings: fmt.Sprintf("window=%v hop=%v tz=%s device-field=%s", opts.Window, opts.Hop, opts.Location, opts.DeviceField),
+			engine:   engine,
+			report: func(rows iter.Seq[ops.Row]) (*report, error) {
+				return deviceReport(rows, window != nil, opts.Location), nil
+			},
+			keyColumns: []string{"device"},
+			windowed:   window != nil,
+			location:   opts.Location,
+		}, &seen)
+	}
 	partial, err := feedRecords(ctx, g, &opts.Input, opts.Inputs, &seen, func(rec *record.Record) {
 		engine.Add(rec)
 	})

@@ -27,6 +27,12 @@ type ConsumerOptions struct {
 	// Group is the consumer group; empty means Config.GroupID, and both
 	// empty means no group: offsets are not committed.
 	Group string
+	// StartOffsets, when set, are the first offsets to read by partition,
+	// such as those a checkpoint saved; they override Start for the
+	// partitions they list and are clamped to each partition's range. They
+	// need a consumer without a group, because a group has offsets of its
+	// own.
+	StartOffsets map[int32]int64
 }
 
 // Message is one Kafka record of the topic.
@@ -76,6 +82,7 @@ type Consumer struct {
 	topic       string
 	group       string
 	start       StartPosition
+	offsets     map[int32]int64 // ConsumerOptions.StartOffsets
 	log         *slog.Logger
 	bounds      *bounds // nil when following
 
@@ -94,9 +101,12 @@ func NewConsumer(ctx context.Context, cfg *Config, opts ConsumerOptions, log *sl
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Consumer{topic: opts.Topic, group: opts.Group, start: opts.Start, log: log}
+	c := &Consumer{topic: opts.Topic, group: opts.Group, start: opts.Start, offsets: opts.StartOffsets, log: log}
 	if c.group == "" {
 		c.group = cfg.GroupID
+	}
+	if c.group != "" && len(c.offsets) > 0 {
+		return nil, fmt.Errorf("start offsets by partition need a consumer without a group, but group %q is set", c.group)
 	}
 	if c.start.Kind == PositionUnset {
 		c.start = StartPosition{Kind: PositionEarliest}
@@ -213,6 +223,11 @@ func (c *Consumer) prepare(ctx context.Context, cfg *Config) error {
 	starts, err := c.start.resolve(ctx, c.admin, c.topic)
 	if err != nil {
 		return err
+	}
+	if len(c.offsets) > 0 {
+		if starts, err = clampOffsets(ctx, c.admin, c.topic, starts, c.offsets); err != nil {
+			return err
+		}
 	}
 	assign := make(map[int32]kgo.Offset, len(partitions))
 	for _, partition := range partitions {
@@ -365,7 +380,9 @@ func (c *Consumer) poll(ctx context.Context) error {
 		defer cancel()
 	}
 	fetches := c.client.PollFetches(pollCtx)
-	if err := ctx.Err(); err != nil {
+	// Records fetched as ctx ended are returned, not dropped: the client
+	// has moved past them, so the next poll would not return them again.
+	if err := ctx.Err(); err != nil && fetches.NumRecords() == 0 {
 		return err
 	}
 	for _, fetchErr := range fetches.Errors() {

@@ -129,3 +129,25 @@ func listOffsets(listed kadm.ListedOffsets, err error) (map[int32]int64, error) 
 	})
 	return result, nil
 }
+
+// clampOffsets returns starts with the partitions of offsets replaced by
+// those offsets, clamped to each partition's range: an offset below the log
+// start (records deleted by retention) starts at the log start.
+func clampOffsets(ctx context.Context, admin *kadm.Client, topic string, starts, offsets map[int32]int64) (map[int32]int64, error) {
+	first, err := listOffsets(admin.ListStartOffsets(ctx, topic))
+	if err != nil {
+		return nil, err
+	}
+	ends, err := listOffsets(admin.ListEndOffsets(ctx, topic))
+	if err != nil {
+		return nil, err
+	}
+	result := make(map[int32]int64, len(starts))
+	for partition, start := range starts {
+		result[partition] = start
+		if want, ok := offsets[partition]; ok {
+			result[partition] = min(max(want, first[partition]), ends[partition])
+		}
+	}
+	return result, nil
+}

@@ -1,0 +1,402 @@
+package commands
+
+// Stream mode of the aggregation commands: with --from kafka:TOPIC
+// --follow they emit a keyed changelog instead of a final table, close
+// windows at event time plus --grace, checkpoint state and offsets
+// together, and can answer pull queries over HTTP.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wifiq/wifiq/kafka"
+	"github.com/wifiq/wifiq/ops"
+	"github.com/wifiq/wifiq/record"
+)
+
+// StreamOptions are the settings of follow mode (--from kafka:TOPIC
+// --follow) of the aggregation commands.
+type StreamOptions struct {
+	To                 string
+	Grace              time.Duration
+	StateDir           string
+	CheckpointInterval time.Duration
+	CheckpointRecords  int64
+	MaxGroups          int
+	Serve              string
+
+	grace, interval string
+}
+
+// Defaults of the stream flags.
+const (
+	defaultGrace              = "1m"
+	defaultCheckpointInterval = "5s"
+	defaultCheckpointRecords  = 10000
+	defaultMaxGroups          = 1_000_000
+)
+
+func (o *StreamOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.To, "to", "-", "with --follow, write the changelog to `DEST`: - (standard output) or kafka:TOPIC, keyed by group key and window")
+	f.StringVar(&o.grace, "grace", defaultGrace, "with --follow, grace `period`: a window closes when event time passes its end by this much, and later records are counted as late")
+	f.StringVar(&o.StateDir, "state-dir", "", "with --follow, save state and input offsets to this `directory` and resume from them on restart")
+	f.StringVar(&o.interval, "checkpoint-interval", defaultCheckpointInterval, "with --state-dir, save a checkpoint at least this often (`duration`) while records arrive, and when input pauses")
+	f.Int64Var(&o.CheckpointRecords, "checkpoint-records", defaultCheckpointRecords, "with --state-dir, save a checkpoint after this many records")
+	f.IntVar(&o.MaxGroups, "max-groups", defaultMaxGroups, "with --follow, fail when the state holds more than this many groups (keys times open windows)")
+	f.StringVar(&o.Serve, "serve", "", "with --follow, answer pull queries over HTTP on this `address` (host:port, such as 127.0.0.1:8088)")
+}
+
+// check validates the stream flags; they need --follow.
+func (o *StreamOptions) check(cmd *cobra.Command, in *InputOptions) error {
+	if !in.Follow {
+		for _, name := range []string{"to", "grace", "state-dir", "checkpoint-interval", "checkpoint-records", "max-groups", "serve"} {
+			if cmd.Flags().Changed(name) {
+				return usagef("--%s needs --from kafka:TOPIC --follow: without --follow the command prints a final table", name)
+			}
+		}
+		return nil
+	}
+	var err error
+	if o.Grace, err = ops.ParseDuration(o.grace); err != nil {
+		return usagef("invalid --grace: %w", err)
+	}
+	if o.CheckpointInterval, err = ops.ParseDuration(o.interval); err != nil || o.CheckpointInterval <= 0 {
+		return usagef("invalid --checkpoint-interval %q: want a positive duration such as 5s", o.interval)
+	}
+	if o.CheckpointRecords < 1 {
+		return usagef("invalid --checkpoint-records %d: want 1 or more", o.CheckpointRecords)
+	}
+	if o.MaxGroups < 1 {
+		return usagef("invalid --max-groups %d: want 1 or more", o.MaxGroups)
+	}
+	if o.StateDir != "" && in.Group != "" {
+		return usagef("--state-dir and --group cannot be combined: the checkpoint stores the input offsets, so leave out --group")
+	}
+	if o.To != "-" {
+		if _, ok, err := kafka.ParseAddress(o.To); err != nil || !ok {
+			return usagef("invalid --to %q: want - or kafka:TOPIC", o.To)
+		}
+	}
+	if o.Serve != "" {
+		if _, _, err := net.SplitHostPort(o.Serve); err != nil {
+			return usagef("invalid --serve %q: want host:port, such as 127.0.0.1:8088", o.Serve)
+		}
+	}
+	return nil
+}
+
+// streamTable is one aggregation as stream mode runs it.
+type streamTable struct {
+	// name identifies the command in checkpoints and logs.
+	name string
+	// settings are the flags that shape the query; a checkpoint restores
+	// only under the same settings.
+	settings string
+	engine   *ops.Engine
+	// report turns rows into the rows of the command's batch report.
+	report func(iter.Seq[ops.Row]) (*report, error)
+	// keyColumns are the report's columns that are the group key.
+	keyColumns []string
+	windowed   bool
+	// sessions marks session windows, whose end is inclusive.
+	sessions bool
+	location *time.Location
+}
+
+// changelogEntry is one change in its output form.
+type changelogEntry struct {
+	key        orderedObject
+	keyJSON    []byte
+	value      []byte // nil for a tombstone
+	start, end int64  // the window, when windowed
+	keyText    map[string]string
+}
+
+// render turns a change into its key and value.
+func (t *streamTable) render(c ops.Change) (changelogEntry, error) {
+	if c.Deleted && c.Row.Values == nil {
+		// A tombstone has a key and window only; NULL values let the
+		// report's functions make its key cells.
+		c.Row.Values = make([]ops.Value, len(t.engine.Columns())-len(c.Row.Key))
+	}
+	rep, err := t.report(func(yield func(ops.Row) bool) { yield(c.Row) })
+	if err != nil {
+		return changelogEntry{}, err
+	}
+	if len(rep.Rows) != 1 {
+		return changelogEntry{}, fmt.Errorf("report of one change has %d rows", len(rep.Rows))
+	}
+	row := rep.Rows[0]
+	entry := changelogEntry{keyText: map[string]string{}, start: c.Row.Window.Start, end: c.Row.Window.End}
+	if t.sessions {
+		entry.end++ // as if exclusive, like the ends of tumbling windows
+	}
+	if t.windowed {
+		for _, kv := range []keyValue{
+			{"window_start", timeCell{c.Row.Window.Start, t.location}.String()},
+			{"window_end", timeCell{c.Row.Window.End, t.location}.String()},
+		} {
+			entry.key = append(entry.key, kv)
+		}
+	}
+	for _, name := range t.keyColumns {
+		for i, col := range rep.Columns {
+			if col == name {
+				entry.key = append(entry.key, keyValue{name, row[i]})
+				entry.keyText[name] = cellText(row[i])
+			}
+		}
+	}
+	if entry.keyJSON, err = json.Marshal(entry.key); err != nil {
+		return changelogEntry{}, err
+	}
+	if !c.Deleted {
+		obj := make(orderedObject, 0, len(row))
+		for i, v := range row {
+			if tc, ok := v.(timeCell); ok {
+				v = tc.String()
+			}
+			obj = append(obj, keyValue{rep.Columns[i], v})
+		}
+		if entry.value, err = json.Marshal(obj); err != nil {
+			return changelogEntry{}, err
+		}
+	}
+	return entry, nil
+}
+
+// changelogWriter writes changelog entries to standard output as JSON lines
+// or to a Kafka topic as keyed records.
+type changelogWriter struct {
+	out      *bufio.Writer
+	producer *kafka.Producer
+	topic    string
+}
+
+func openChangelog(ctx context.Context, g *Globals, in *InputOptions, to string) (*changelogWriter, error) {
+	topic, ok, _ := kafka.ParseAddress(to)
+	if !ok {
+		return &changelogWriter{out: bufio.NewWriter(g.IO.Out)}, nil
+	}
+	cfg, err := in.Kafka.config(g)
+	if err != nil {
+		return nil, err
+	}
+	p, err := kafka.NewProducer(ctx, cfg, kafka.ProducerOptions{Topic: topic}, g.Log)
+	if errors.Is(err, kafka.ErrTopicNotFound) {
+		return nil, fmt.Errorf("%w: create the changelog topic first (with cleanup.policy=compact to keep the latest row per key), or let the broker create it with -X allow.auto.create.topics=true", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	g.Log.Info("producing changelog", "topic", topic)
+	return &changelogWriter{producer: p, topic: topic}, nil
+}
+
+// write sends one entry: on standard output a line
+// {"key":{...},"value":{...}}, with "value":null for a tombstone.
+func (w *changelogWriter) write(e changelogEntry, timestamp int64) error {
+	if w.producer != nil {
+		if e.value == nil {
+			return w.producer.WriteTombstone(timestamp, e.keyJSON)
+		}
+		return w.producer.WriteKeyed(timestamp, e.keyJSON, e.value)
+	}
+	value := e.value
+	if value == nil {
+		value = []byte("null")
+	}
+	w.out.WriteString(`{"key":`)
+	w.out.Write(e.keyJSON)
+	w.out.WriteString(`,"value":`)
+	w.out.Write(value)
+	_, err := w.out.WriteString("}\n")
+	return err
+}
+
+// flush makes what was written safe: written out, or acknowledged by the
+// brokers.
+func (w *changelogWriter) flush() error {
+	if w.producer != nil {
+		return w.producer.Flush()
+	}
+	return w.out.Flush()
+}
+
+func (w *changelogWriter) close(g *Globals) error {
+	if w.producer == nil {
+		return w.out.Flush()
+	}
+	stats, err := w.producer.Close()
+	if !g.Quiet {
+		fmt.Fprintf(g.IO.ErrOut, "kafka: %s sent to topic %s, %d acknowledged\n", plural(stats.Written, "changelog record"), w.topic, stats.Acknowledged)
+	}
+	return err
+}
+
+// streamRun runs t in follow mode until ctx ends.
+func streamRun(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOptions, t *streamTable, seen *probeCounter) error {
+	t.engine.SetGrace(opts.Grace)
+	t.engine.TrackChanges()
+
+	topic, _, _ := kafka.ParseAddress(in.From)
+	ckpt := &checkpoint{Command: t.name, Settings: t.settings, Topic: topic, Offsets: map[int32]int64{}}
+	if opts.StateDir != "" {
+		restored, err := loadCheckpoint(opts.StateDir, ckpt, t.engine)
+		if err != nil {
+			return err
+		}
+		if restored {
+			g.Log.Info("resuming from checkpoint", "state_dir", opts.StateDir, "offsets", ckpt.Offsets, "records", ckpt.Records, "late", ckpt.Late, "groups", t.engine.Groups())
+		}
+	}
+
+	out, err := openChangelog(ctx, g, in, opts.To)
+	if err != nil {
+		return err
+	}
+	table := newServedTable()
+	if opts.Serve != "" {
+		stop, err := serveTable(g, opts.Serve, table)
+		if err != nil {
+			out.close(g)
+			return err
+		}
+		defer stop()
+	}
+
+	runErr := streamLoop(ctx, g, in, opts, t, ckpt, out, table, seen)
+	if closeErr := out.close(g); runErr == nil {
+		runErr = closeErr
+	}
+	if runErr == nil && opts.StateDir != "" {
+		runErr = saveCheckpoint(opts.StateDir, ckpt, t.engine)
+	}
+	fmt.Fprintf(g.IO.ErrOut, "%s: %s read, %s late (older than the grace period %v) and not counted, %s open\n",
+		t.name, plural(ckpt.Records, "record"), plural(ckpt.Late, "record"), opts.Grace, plural(int64(t.engine.Groups()), "group"))
+	return runErr
+}
+
+// streamLoop reads the topic and emits the changes until ctx ends.
+func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOptions, t *streamTable,
+	ckpt *checkpoint, out *changelogWriter, table *servedTable, seen *probeCounter) error {
+	cfg, err := in.Kafka.config(g)
+	if err != nil {
+		return err
+	}
+	consumer, err := kafka.NewConsumer(ctx, cfg, kafka.ConsumerOptions{
+		Topic: ckpt.Topic, Start: in.start, Follow: true, Group: in.Group, StartOffsets: ckpt.Offsets,
+	}, g.Log)
+	if err != nil {
+		return err
+	}
+	defer consumer.Close()
+	g.Log.Info("following", "topic", ckpt.Topic, "command", t.name, "grace", opts.Grace, "state_dir", opts.StateDir)
+
+	reader := kafka.NewRecordReader(consumer)
+	var sinceCheckpoint int64
+	lastCheckpoint := time.Now()
+	checkpointNow := func() error {
+		if err := out.flush(); err != nil {
+			return err
+		}
+		if opts.StateDir != "" && sinceCheckpoint > 0 {
+			if err := saveCheckpoint(opts.StateDir, ckpt, t.engine); err != nil {
+				return err
+			}
+		}
+		sinceCheckpoint, lastCheckpoint = 0, time.Now()
+		return nil
+	}
+
+	for {
+		readCtx, cancel := context.WithTimeout(ctx, opts.CheckpointInterval)
+		rec, msg, err := reader.Read(readCtx)
+		cancel()
+		var valueErr *kafka.ValueError
+		switch {
+		case ctx.Err() != nil:
+			return nil // interrupted: the normal end of follow mode
+		case errors.Is(err, context.DeadlineExceeded):
+			// The input paused: save what there is.
+			if err := checkpointNow(); err != nil {
+				return err
+			}
+			continue
+		case errors.As(err, &valueErr):
+			ckpt.Skipped++
+			logValueError(g, valueErr, int(ckpt.Skipped))
+			ckpt.Offsets[msg.Partition] = msg.Offset + 1
+			continue
+		case err != nil:
+			return err
+		}
+
+		seen.add(rec)
+		if err := t.add(g, rec, ckpt, out, table); err != nil {
+			return err
+		}
+		ckpt.Offsets[msg.Partition] = msg.Offset + 1
+		sinceCheckpoint++
+		if groups := t.engine.Groups(); groups > opts.MaxGroups {
+			return fmt.Errorf("the state holds %d groups (keys times open windows), more than --max-groups %d: raise --max-groups if the memory allows, or shorten --grace or --window so that windows close sooner", groups, opts.MaxGroups)
+		}
+		if n := table.len(); n > opts.MaxGroups {
+			return fmt.Errorf("--serve holds %d rows, more than --max-groups %d: raise --max-groups if the memory allows, or leave out --serve and query the changelog topic instead", n, opts.MaxGroups)
+		}
+		if consumer.Buffered() == 0 && (sinceCheckpoint >= opts.CheckpointRecords || time.Since(lastCheckpoint) >= opts.CheckpointInterval) {
+			if err := checkpointNow(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// add aggregates one record and emits the changes it makes.
+func (t *streamTable) add(g *Globals, rec *record.Record, ckpt *checkpoint, out *changelogWriter, table *servedTable) error {
+	lateBefore := t.engine.Late()
+	t.engine.Add(rec)
+	changes := t.engine.Changes()
+	t.engine.CloseExpired() // their rows are in the changelog already
+	ckpt.Records++
+	if late := t.engine.Late(); late > lateBefore {
+		ckpt.Late = late
+		if late <= maxReportedLineErrors || late%1000 == 0 {
+			g.Log.Warn("late record not counted: its windows closed", "timestamp", rec.Timestamp, "offset", rec.Offset, "late_records", late)
+		}
+	}
+
+	stream, _ := t.engine.StreamTime()
+	for _, c := range changes {
+		entry, err := t.render(c)
+		if err != nil {
+			return err
+		}
+		if err := out.write(entry, stream); err != nil {
+			return err
+		}
+		table.apply(entry)
+	}
+	return nil
+}
+
+// streamHelp explains follow mode in the help of the aggregation commands.
+const streamHelp = `
+With --from kafka:TOPIC --follow the command runs as a stream processor: it
+prints no table but a changelog, one JSON line {"key":{...},"value":{...}} per
+changed row ("value":null deletes the key), or with --to kafka:TOPIC Kafka
+records keyed by the key's JSON, so that a compacted topic or an upserting sink
+keeps the latest row per key. A window closes when event time (the largest
+timestamp read) passes its end by --grace; records for closed windows are
+counted as late and reported on stderr. --state-dir saves state and input
+offsets together, so a restart continues without counting a record twice.
+--serve answers pull queries over HTTP (GET /rows?COLUMN=VALUE&from=&to=).`
