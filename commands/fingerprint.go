@@ -138,7 +138,12 @@ func fingerprintRun(ctx context.Context, g *Globals, opts *FingerprintOptions) e
 	if err != nil {
 		return err
 	}
-	if err := rep.write(g.IO.Out, opts.Output); err != nil {
+	// A group commits what it read only once the table is written.
+	err = rep.write(g.IO.Out, opts.Output)
+	if finishErr := opts.Input.finish(err == nil); err == nil {
+		err = finishErr
+	}
+	if err != nil {
 		return err
 	}
 	return partial

@@ -98,3 +98,22 @@ func TestRecordIOFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsGroupCommitsAfterTable reads a topic twice in one group: the
+// second run finds nothing new, because the first committed after it
+// printed its table.
+func TestStatsGroupCommitsAfterTable(t *testing.T) {
+	brokers := fakeKafka(t, 2, "pcap")
+	if code, _, stderr := wifiqKafka(t, "", "replay-pcap", "--to", "kafka:pcap", "--brokers", brokers, casesDir+"V7_channel_from_frequency.pcap"); code != ExitOK {
+		t.Fatalf("replay-pcap: exit %d\n%s", code, stderr)
+	}
+	args := []string{"stats", "--from", "kafka:pcap", "--group", "daily", "--brokers", brokers, "-o", "csv"}
+	code, first, stderr := wifiqKafka(t, "", args...)
+	if code != ExitOK || !strings.Contains(first, ",Beacon frame,4,") {
+		t.Fatalf("first run: exit %d\n%s%s", code, first, stderr)
+	}
+	code, second, stderr := wifiqKafka(t, "", args...)
+	if code != ExitOK || strings.Contains(second, "Beacon") {
+		t.Errorf("second run: exit %d\n%s%s; want an empty table", code, second, stderr)
+	}
+}

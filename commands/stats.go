@@ -158,7 +158,12 @@ func statsRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
 	}
 
 	rep := subtypeReport(summary.Rows(), opts)
-	if err := rep.write(g.IO.Out, opts.Output); err != nil {
+	// A group commits what it read only once the table is written.
+	err = rep.write(g.IO.Out, opts.Output)
+	if finishErr := opts.Input.finish(err == nil); err == nil {
+		err = finishErr
+	}
+	if err != nil {
 		return err
 	}
 	if unreadable != nil {

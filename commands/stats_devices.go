@@ -106,7 +106,12 @@ func statsDevicesRun(ctx context.Context, g *Globals, opts *StatsDevicesOptions)
 	seen.warn(g)
 
 	rep := deviceReport(engine.Drain(), window != nil, opts.Location)
-	if err := rep.write(g.IO.Out, opts.Output); err != nil {
+	// A group commits what it read only once the table is written.
+	err = rep.write(g.IO.Out, opts.Output)
+	if finishErr := opts.Input.finish(err == nil); err == nil {
+		err = finishErr
+	}
+	if err != nil {
 		return err
 	}
 	return partial
@@ -242,7 +247,12 @@ func statsProbesRun(ctx context.Context, g *Globals, opts *StatsProbesOptions) e
 			r.Get("probes").Int, macs, randomised, share, int64(estimates[r.Window]),
 		})
 	}
-	if err := rep.write(g.IO.Out, opts.Output); err != nil {
+	// A group commits what it read only once the table is written.
+	err = rep.write(g.IO.Out, opts.Output)
+	if finishErr := opts.Input.finish(err == nil); err == nil {
+		err = finishErr
+	}
+	if err != nil {
 		return err
 	}
 	return partial
