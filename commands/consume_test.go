@@ -221,3 +221,21 @@ func waitForOutput(t *testing.T, out *lockedBuffer, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestConsumeGroupFromLatestRemembersTheEnd checks that a group's first run
+// from latest, which reads nothing, still commits where it started, so the
+// next run reads the records produced in between.
+func TestConsumeGroupFromLatestRemembersTheEnd(t *testing.T) {
+	brokers := fakeKafka(t, 2, "pcap")
+	lines, times := recordLines(10)
+	produceValues(t, brokers, "pcap", lines[:7], times[:7])
+	args := []string{"consume", "--brokers", brokers, "--topic", "pcap", "--group", "tail", "--from", "latest"}
+	if code, out, stderr := wifiqKafka(t, "", args...); code != ExitOK || out != "" {
+		t.Fatalf("first run: exit %d, %d lines\n%s", code, strings.Count(out, "\n"), stderr)
+	}
+	produceValues(t, brokers, "pcap", lines[7:], times[7:])
+	code, out, stderr := wifiqKafka(t, "", args...)
+	if code != ExitOK || out != joinLines(lines[7:]) {
+		t.Errorf("second run: exit %d\n%s%s\nwant the 3 records produced after the first run", code, out, stderr)
+	}
+}

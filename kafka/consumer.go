@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -88,6 +89,13 @@ type Consumer struct {
 
 	fetched []*kgo.Record
 	next    int
+
+	// startsToCommit are the start positions of a group's partitions that
+	// had no committed offset and whose messages were not marked: Close
+	// commits them, so that a run that starts at latest and reads nothing
+	// still moves the group to where it looked.
+	startsMu       sync.Mutex
+	startsToCommit map[int32]int64
 }
 
 // NewConsumer connects, checks that the topic exists, works out the start
@@ -286,9 +294,20 @@ func (c *Consumer) checkGroupProgress(ctx context.Context) error {
 		if starts[partition] < end {
 			return nil
 		}
+		c.noteStart(partition, starts[partition])
 	}
 	c.bounds.finishEarly()
 	return nil
+}
+
+// noteStart records the start of a partition without a committed offset.
+func (c *Consumer) noteStart(partition int32, offset int64) {
+	c.startsMu.Lock()
+	defer c.startsMu.Unlock()
+	if c.startsToCommit == nil {
+		c.startsToCommit = map[int32]int64{}
+	}
+	c.startsToCommit[partition] = offset
 }
 
 func (c *Consumer) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
@@ -312,6 +331,7 @@ func (c *Consumer) adjustStarts(ctx context.Context, offsets map[string]map[int3
 			}
 			at = starts[partition]
 			offsets[c.topic][partition] = kgo.NewOffset().At(at)
+			c.noteStart(partition, at)
 		}
 		c.bounds.setPosition(partition, at)
 	}
@@ -326,6 +346,12 @@ func (c *Consumer) onRevoked(ctx context.Context, client *kgo.Client, revoked ma
 			"topic", c.topic, "group", c.group, "partitions", revoked[c.topic], "err", err)
 	}
 	c.bounds.unassign(revoked[c.topic])
+	// Another member owns these now; its commits must not be overwritten.
+	c.startsMu.Lock()
+	for _, partition := range revoked[c.topic] {
+		delete(c.startsToCommit, partition)
+	}
+	c.startsMu.Unlock()
 }
 
 func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
@@ -414,11 +440,14 @@ func (c *Consumer) MarkProcessed(msgs ...Message) {
 		return
 	}
 	records := make([]*kgo.Record, 0, len(msgs))
+	c.startsMu.Lock()
 	for _, m := range msgs {
 		if m.record != nil {
 			records = append(records, m.record)
+			delete(c.startsToCommit, m.Partition)
 		}
 	}
+	c.startsMu.Unlock()
 	c.client.MarkCommitRecords(records...)
 }
 
@@ -434,6 +463,40 @@ func (c *Consumer) Close() error {
 		cancel()
 		c.groupClient.Close()
 	}
+	if c.group != "" {
+		if commitErr := c.commitStarts(); commitErr != nil {
+			// Nothing was read from these partitions, so nothing is lost:
+			// the next run starts from the same position again.
+			c.log.Warn("the group's start offsets were not committed", "topic", c.topic, "group", c.group, "err", commitErr)
+		}
+	}
 	c.adminClient.Close()
 	return err
+}
+
+// commitStarts commits the start positions of partitions that had no
+// committed offset and read nothing. It runs after the member left the
+// group, when a commit from outside the group is allowed.
+func (c *Consumer) commitStarts() error {
+	c.startsMu.Lock()
+	starts := c.startsToCommit
+	c.startsToCommit = nil
+	c.startsMu.Unlock()
+	if len(starts) == 0 {
+		return nil
+	}
+	offsets := kadm.Offsets{}
+	for partition, at := range starts {
+		offsets.Add(kadm.Offset{Topic: c.topic, Partition: partition, At: at, LeaderEpoch: -1})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	committed, err := c.admin.CommitOffsets(ctx, c.group, offsets)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("unable to commit the start offsets of group %s: %w", c.group, err)
+	}
+	return nil
 }
