@@ -46,7 +46,10 @@ Capturing needs the CAP_NET_RAW capability (or root), and CAP_NET_ADMIN with
   sudo setcap cap_net_raw,cap_net_admin=eip $(command -v wifiq)
 
 An interface whose link type carries no 802.11 frames (Ethernet, say) is an
-error unless --link-type names the link type to decode its frames with. When
+error unless --link-type names the link type to decode its frames with.
+libpcap compiles -f for the interface's own link type, so 802.11 filter
+words (type mgt subtype probe-req) work on a monitor interface but not on
+an interface read with --link-type. When
 the interface goes away (a USB adapter unplugged, a driver reset), capture
 logs it, waits, and carries on when it comes back.
 
