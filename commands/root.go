@@ -137,6 +137,8 @@ together in a shell or a cron job.`,
 		NewCmdReplayPcap(g),
 		NewCmdStats(g),
 		NewCmdFingerprint(g),
+		NewCmdSplit(g),
+		NewCmdEnrich(g),
 	)
 	addFlagCompletions(root)
 	return root

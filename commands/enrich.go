@@ -1,0 +1,270 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wifiq/wifiq/capture"
+	"github.com/wifiq/wifiq/enrich"
+	"github.com/wifiq/wifiq/kafka"
+	"github.com/wifiq/wifiq/record"
+	"github.com/wifiq/wifiq/route"
+)
+
+// EnrichOptions are the settings of wifiq enrich.
+type EnrichOptions struct {
+	Inputs      []string
+	Input       InputOptions
+	Output      OutputOptions
+	DeviceFiles []string
+	// DevicesFrom is a compacted topic of device documents keyed by MAC
+	// address, as kafka:TOPIC.
+	DevicesFrom string
+}
+
+// NewCmdEnrich builds the enrich command.
+func NewCmdEnrich(g *Globals) *cobra.Command {
+	opts := &EnrichOptions{}
+	cmd := &cobra.Command{
+		Use:   "enrich (--devices FILE | --devices-from kafka:TOPIC)... [FILE|-]...",
+		Short: "Join probe requests to a device list by source address",
+		Long: `Left-join each probe request (wlan.fc.type_subtype 4) on its source address
+to a table of known devices, as a ksqlDB LEFT JOIN of the probe stream on a
+device table does, and write one enriched record per probe request:
+
+  wlan_sa, device_name, is_known_device, wlan_sa_resolved, wlan_da,
+  wlan_da_resolved, wlan_radio_signal_dbm, wlan_ssid, wlan_tag_vendor_data,
+  wlan_tag_vendor_oui_type, wlan_tag_oui, event_time
+
+device_name is absent when no device matched. is_known_device is "true" when a
+device matched and is not a guest. event_time is the timestamp in RFC 3339 UTC.
+Records of other subtypes are dropped and counted.
+
+A device's name is its name; "name (hostname)" when it has both; its hostname;
+else guest_ or nonguest_ and its manufacturer (the oui field, else the short
+name of the IEEE registry).
+
+--devices FILE reads a device list: CSV with a header of mac, name, hostname,
+is_guest and oui (mac required), or JSON lines: device documents such as the
+UniFi controller's ace.user and ace.device collections as mongoexport writes
+them, or Debezium MongoDB change events whose "after" contains the document.
+A line that cannot be used (invalid JSON or CSV, a malformed MAC address, a
+MAC address listed twice) is reported with its line number and the rest is
+used; an unknown CSV column is reported and ignored.
+
+--devices-from kafka:TOPIC reads a compacted topic of such documents keyed by
+MAC address: the latest value per key counts, and a tombstone deletes the
+device. With --follow the topic is followed too, so later updates change later
+joins. Only probe requests produce output; table updates change state.
+
+Ubiquiti infrastructure is left out of the table: ace.device documents (type
+uap, usw, ugw, udm, uxg or ubb, or an "adopted" field) and ace.user documents
+whose oui names Ubiquiti, as a mesh access point's uplink appears.
+` + kafkaSettingsHelp + exitStatusHelp,
+		Example: `  wifiq replay-pcap capture.pcapng | wifiq enrich --devices devices.csv
+  mongoexport -d ace -c user | wifiq replay-pcap capture.pcapng | wifiq enrich --devices /dev/stdin
+  wifiq enrich --from kafka:pcap_probe --follow --devices-from kafka:devices --to kafka:pcap_probe_enriched`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.Input.check(args); err != nil {
+				return err
+			}
+			if err := opts.Output.check(cmd); err != nil {
+				return err
+			}
+			if len(opts.DeviceFiles) == 0 && opts.DevicesFrom == "" {
+				return usagef("missing device data: give --devices FILE or --devices-from kafka:TOPIC")
+			}
+			if opts.DevicesFrom != "" {
+				if _, ok, err := kafka.ParseAddress(opts.DevicesFrom); err != nil || !ok {
+					return usagef("invalid --devices-from %q: want kafka:TOPIC", opts.DevicesFrom)
+				}
+			}
+			opts.Inputs = args
+			return enrichRun(cmd.Context(), g, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.DeviceFiles, "devices", nil, "read devices from a CSV or JSON lines `file` (repeatable; later files add to earlier ones)")
+	f.StringVar(&opts.DevicesFrom, "devices-from", "", "read devices from a compacted topic keyed by MAC address, kafka:`TOPIC`")
+	opts.Input.addFlags(cmd)
+	// Input and output share one set of connection flags.
+	opts.Output.To = "-"
+	f.StringVar(&opts.Output.To, "to", "-", "write records to `DEST`: - (standard output) or kafka:TOPIC")
+	f.StringVar(&opts.Output.Key, "key", "", "with --to kafka:TOPIC, key each Kafka record by the first value of this record `field` (default: no key)")
+	return cmd
+}
+
+func enrichRun(ctx context.Context, g *Globals, opts *EnrichOptions) error {
+	manufacturer, err := enrich.ManufacturerNames()
+	if err != nil {
+		return err
+	}
+	table := enrich.NewTable()
+	problems := 0
+	for _, path := range opts.DeviceFiles {
+		n, err := loadDeviceFile(g, path, table)
+		if err != nil {
+			return err
+		}
+		problems += n
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var follower sync.WaitGroup
+	if opts.DevicesFrom != "" {
+		n, err := readDeviceTopic(ctx, g, opts, table, &follower)
+		if err != nil {
+			return err
+		}
+		problems += n
+	}
+	g.Log.Info("device table loaded", "devices", table.Len())
+
+	opts.Output.Kafka = opts.Input.Kafka
+	out, err := opts.Output.open(ctx, g)
+	if err != nil {
+		return err
+	}
+	joiner := enrich.NewJoiner(table, manufacturer)
+	var line []byte
+	skipped, readErr := opts.Input.readRecords(ctx, g, opts.Inputs, func(rec *record.Record) error {
+		joined := joiner.Join(rec)
+		if joined == nil {
+			return nil
+		}
+		line = append(route.AppendRecord(line[:0], joined, nil), '\n')
+		return out.WriteRecord(joined.Timestamp, line)
+	})
+	if err := out.close(g); readErr == nil {
+		readErr = err
+	}
+	cancel()
+	follower.Wait()
+
+	if !g.Quiet {
+		fmt.Fprintf(g.IO.ErrOut, "enrich: %s joined (%d matched a device, %d known), %s of other subtypes dropped\n",
+			plural(joiner.Joined, "probe request"), joiner.Matched, joiner.Known, plural(joiner.Dropped, "record"))
+	}
+	var unreadable *unreadableInputsError
+	switch {
+	case errors.As(readErr, &unreadable):
+		return partialError{unreadable.Error()}
+	case readErr != nil:
+		return readErr
+	case skipped > 0:
+		return partialError{skippedMessage(int64(skipped), "input line")}
+	case problems > 0:
+		return partialError{fmt.Sprintf("%d device entries could not be used; the others were", problems)}
+	}
+	return nil
+}
+
+// loadDeviceFile loads one --devices file and logs its problems, returning
+// their number.
+func loadDeviceFile(g *Globals, path string, table *enrich.Table) (int, error) {
+	loaded, skipped, problems, err := enrich.LoadFile(path, table)
+	for _, p := range problems {
+		g.Log.Warn("device list entry not used", "file", p.File, "line", p.Line, "reason", p.Reason)
+	}
+	if err != nil {
+		return 0, err
+	}
+	g.Log.Info("device list read", "file", path, "devices", loaded, "infrastructure_skipped", skipped, "problems", len(problems))
+	return len(problems), nil
+}
+
+// readDeviceTopic reads the device topic to its current end, and with
+// --follow keeps applying its updates in a goroutine until ctx ends.
+func readDeviceTopic(ctx context.Context, g *Globals, opts *EnrichOptions, table *enrich.Table, follower *sync.WaitGroup) (int, error) {
+	topic, _, _ := kafka.ParseAddress(opts.DevicesFrom)
+	cfg, err := opts.Input.Kafka.config(g)
+	if err != nil {
+		return 0, err
+	}
+	consumer, err := kafka.NewConsumer(ctx, cfg, kafka.ConsumerOptions{Topic: topic, Start: kafka.StartPosition{Kind: kafka.PositionEarliest}}, g.Log)
+	if err != nil {
+		return 0, fmt.Errorf("unable to read --devices-from: %w", err)
+	}
+	next := map[int32]int64{}
+	problems, err := applyDeviceMessages(ctx, g, consumer, table, next)
+	if closeErr := consumer.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return problems, err
+	}
+	if !opts.Input.Follow {
+		return problems, nil
+	}
+
+	consumer, err = kafka.NewConsumer(ctx, cfg, kafka.ConsumerOptions{Topic: topic, Follow: true, Start: kafka.StartPosition{Kind: kafka.PositionLatest}, StartOffsets: next}, g.Log)
+	if err != nil {
+		return problems, fmt.Errorf("unable to follow --devices-from: %w", err)
+	}
+	follower.Add(1)
+	go func() {
+		defer follower.Done()
+		defer consumer.Close()
+		if _, err := applyDeviceMessages(ctx, g, consumer, table, next); err != nil && ctx.Err() == nil {
+			g.Log.Error("stopped following the device topic", "topic", topic, "err", err)
+		}
+	}()
+	return problems, nil
+}
+
+// applyDeviceMessages applies every message of consumer to table and
+// records the next offset of each partition in next.
+func applyDeviceMessages(ctx context.Context, g *Globals, consumer *kafka.Consumer, table *enrich.Table, next map[int32]int64) (int, error) {
+	problems := 0
+	for {
+		m, err := consumer.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return problems, nil
+		}
+		if err != nil {
+			return problems, err
+		}
+		next[m.Partition] = m.Offset + 1
+		c, err := deviceChange(m)
+		if err == nil {
+			err = table.Apply(c)
+		}
+		if err != nil {
+			problems++
+			g.Log.Warn("device topic record not used", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err)
+		}
+	}
+}
+
+// deviceChange turns a device topic record into a table change: a null
+// value is a tombstone for the MAC address in the key, and a document
+// without a "mac" field takes the key's.
+func deviceChange(m kafka.Message) (enrich.Change, error) {
+	key := strings.Trim(strings.TrimSpace(string(m.Key)), `"`)
+	if len(m.Value) == 0 {
+		mac, err := capture.ParseMAC(key)
+		if err != nil {
+			return enrich.Change{}, fmt.Errorf("tombstone key: %w", err)
+		}
+		return enrich.Change{Delete: true, HasMAC: true, Device: enrich.Device{MAC: mac}}, nil
+	}
+	if key != "" && !bytes.Contains(m.Value, []byte(`"mac"`)) && bytes.HasPrefix(bytes.TrimSpace(m.Value), []byte("{")) {
+		// Give the document the key's MAC address as its "mac" field.
+		value := bytes.TrimSpace(m.Value)
+		withKey := append([]byte(`{"mac":`), strconv.Quote(key)...)
+		if rest := bytes.TrimSpace(value[1:]); !bytes.HasPrefix(rest, []byte("}")) {
+			withKey = append(withKey, ',')
+		}
+		return enrich.ParseDocument(append(withKey, value[1:]...))
+	}
+	return enrich.ParseDocument(m.Value)
+}

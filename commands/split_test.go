@@ -1,0 +1,243 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// probeCaptures are bundled captures with many probe requests.
+var probeCaptures = []string{
+	corpusDir + "aircrack-ng__n-02.cap",
+	corpusDir + "aircrack-ng__wpa2-psk-linksys.cap",
+	corpusDir + "libwifi__probe_req.pcap",
+	corpusDir + "fragattacks__amsdu-inject-fromap.pcapng",
+}
+
+// invokeSplitCLI runs wifiq with the split and enrich commands added to
+// the tree when NewRoot does not have them yet.
+func invokeSplitCLI(t *testing.T, ctx context.Context, stdin io.Reader, args ...string) cliResult {
+	t.Helper()
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	var out, errOut lockedBuffer
+	g := &Globals{IO: &IO{In: stdin, Out: &out, ErrOut: &errOut}}
+	g.Log = slog.New(slog.NewTextHandler(&errOut, nil))
+	root := NewRoot(g, "test")
+	for _, name := range []string{"split", "enrich"} {
+		if cmd, _, err := root.Find([]string{name}); err != nil || cmd == root {
+			if name == "split" {
+				root.AddCommand(NewCmdSplit(g))
+			} else {
+				root.AddCommand(NewCmdEnrich(g))
+			}
+		}
+	}
+	code := Run(ctx, root, g, args)
+	return cliResult{out.String(), errOut.String(), code}
+}
+
+// probeRecords decodes the probe-rich captures into record lines.
+func probeRecords(t *testing.T) string {
+	t.Helper()
+	res := invokeCLI(t, nil, append([]string{"replay-pcap", "-q"}, probeCaptures...)...)
+	if res.code != ExitOK {
+		t.Fatalf("replay-pcap: exit %d: %s", res.code, res.stderr)
+	}
+	return res.stdout
+}
+
+// statsCounts returns frames per subtype as wifiq stats counts them.
+func statsCounts(t *testing.T, records string) map[int]int {
+	t.Helper()
+	res := invokeCLI(t, strings.NewReader(records), "stats", "--output", "json")
+	if res.code != ExitOK {
+		t.Fatalf("stats: exit %d: %s", res.code, res.stderr)
+	}
+	counts := map[int]int{}
+	for _, row := range jsonRows(t, res.stdout) {
+		subtype, ok := row["type_subtype"].(float64)
+		if !ok {
+			t.Fatalf("stats row %v has no numeric type_subtype", row)
+		}
+		counts[int(subtype)] = int(row["frames"].(float64))
+	}
+	return counts
+}
+
+func countLines(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Count(data, []byte("\n"))
+}
+
+func TestSplitFilesMatchStats(t *testing.T) {
+	records := probeRecords(t)
+	counts := statsCounts(t, records)
+	dir := t.TempDir()
+
+	res := invokeSplitCLI(t, context.Background(), strings.NewReader(records), "split", "--out-dir", dir, "--route", "4=probes", "--route", "0x0005=responses")
+	if res.code != ExitOK {
+		t.Fatalf("split: exit %d: %s", res.code, res.stderr)
+	}
+
+	want := map[string]int{
+		"probes": counts[4], "responses": counts[5], "pcap_beacon": counts[8], "pcap_rts": counts[27],
+		"pcap_cts": counts[28], "pcap_ack": counts[29], "pcap_null": counts[36],
+	}
+	routed := 0
+	for name, n := range want {
+		routed += n
+		if got := countLines(t, filepath.Join(dir, name+".jsonl")); got != n {
+			t.Errorf("%s.jsonl has %d records, stats counts %d", name, got, n)
+		}
+	}
+	if counts[4] == 0 {
+		t.Fatal("the captures have no probe requests")
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	if !strings.Contains(res.stderr, "split: "+plural(int64(total-routed), "record")+" without a route dropped") {
+		t.Errorf("stderr does not count %d dropped records: %s", total-routed, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pcap_probe.jsonl")); err == nil {
+		t.Error("pcap_probe.jsonl exists although --route 4=probes replaced that route")
+	}
+}
+
+func TestSplitOtherAndFields(t *testing.T) {
+	records := probeRecords(t)
+	counts := statsCounts(t, records)
+	dir := t.TempDir()
+
+	res := invokeSplitCLI(t, context.Background(), strings.NewReader(records), "split", "--out-dir", dir, "--other", "rest", "-e", "wlan.sa,wlan_fc_type_subtype")
+	if res.code != ExitOK {
+		t.Fatalf("split: exit %d: %s", res.code, res.stderr)
+	}
+	total, routed := 0, 0
+	for subtype, n := range counts {
+		total += n
+		switch subtype {
+		case 4, 8, 27, 28, 29, 36:
+			routed += n
+		}
+	}
+	if got := countLines(t, filepath.Join(dir, "rest.jsonl")); got != total-routed {
+		t.Errorf("rest.jsonl has %d records, want %d", got, total-routed)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "pcap_probe.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		for key := range rec {
+			if key != "timestamp" && key != "wlan_sa" && key != "wlan_fc_type_subtype" {
+				t.Fatalf("projected record has key %q: %s", key, line)
+			}
+		}
+	}
+}
+
+func TestSplitInvalidFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"split"}, "name one destination"},
+		{[]string{"split", "--out-dir", "x", "--route", "probe=probes"}, `invalid route "probe=probes"`},
+		{[]string{"split", "--out-dir", "x", "--route", "4"}, "want SUBTYPE=NAME"},
+		{[]string{"split", "--to", "kafka"}, "--to kafka needs --from kafka:TOPIC"},
+		{[]string{"split", "--to", "file"}, `invalid --to "file"`},
+		{[]string{"split", "--from", "kafka:in", "--to", "kafka", "--route", "4=bad/topic"}, `invalid route topic "bad/topic"`},
+	}
+	for _, c := range cases {
+		res := invokeSplitCLI(t, context.Background(), nil, c.args...)
+		if res.code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d", c.args, res.code, ExitUsage)
+		}
+		if !strings.Contains(res.stderr, c.want) {
+			t.Errorf("%v: stderr %q does not contain %q", c.args, res.stderr, c.want)
+		}
+	}
+}
+
+// readCommitted returns the values of a topic that read_committed
+// consumers see.
+func readCommitted(t *testing.T, brokers, topic string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), kafkaTestTimeout)
+	defer cancel()
+	client, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	var values []string
+	for {
+		pollCtx, pollCancel := context.WithTimeout(ctx, 2*time.Second)
+		fetches := client.PollFetches(pollCtx)
+		pollCancel()
+		if ctx.Err() != nil {
+			t.Fatalf("read %s: %v", topic, ctx.Err())
+		}
+		if fetches.NumRecords() == 0 {
+			return values
+		}
+		fetches.EachRecord(func(r *kgo.Record) { values = append(values, string(r.Value)) })
+	}
+}
+
+func TestSplitKafkaTransactional(t *testing.T) {
+	brokers := fakeKafka(t, 2, "pcap", "pcap_probe", "pcap_beacon", "pcap_rts", "pcap_cts", "pcap_ack", "pcap_null")
+	records := probeRecords(t)
+	counts := statsCounts(t, records)
+	code, _, stderr := wifiqKafka(t, records, "produce", "--brokers", brokers, "--topic", "pcap")
+	if code != ExitOK {
+		t.Fatalf("produce: exit %d: %s", code, stderr)
+	}
+
+	for run := 1; run <= 2; run++ {
+		res := invokeSplitCLI(t, context.Background(), nil, "split", "--brokers", brokers, "--from", "kafka:pcap", "--to", "kafka", "--group", "split-test")
+		if res.code != ExitOK {
+			t.Fatalf("split run %d: exit %d: %s", run, res.code, res.stderr)
+		}
+	}
+
+	for topic, subtype := range map[string]int{"pcap_probe": 4, "pcap_beacon": 8, "pcap_ack": 29, "pcap_null": 36, "pcap_cts": 28} {
+		values := readCommitted(t, brokers, topic)
+		if len(values) != counts[subtype] {
+			t.Errorf("%s contains %d records after two runs, stats counts %d of subtype %d", topic, len(values), counts[subtype], subtype)
+		}
+	}
+}
+
+func TestSplitKafkaMissingTopic(t *testing.T) {
+	brokers := fakeKafka(t, 1, "pcap")
+	res := invokeSplitCLI(t, context.Background(), nil, "split", "--brokers", brokers, "--from", "kafka:pcap", "--to", "kafka")
+	if res.code != ExitFailure {
+		t.Errorf("exit %d, want %d", res.code, ExitFailure)
+	}
+	if !strings.Contains(res.stderr, "topic not found") || !strings.Contains(res.stderr, "create the input topic and every route topic") {
+		t.Errorf("stderr does not name the missing topic: %s", res.stderr)
+	}
+}
