@@ -386,8 +386,16 @@ func loadQueryInputs(ctx context.Context, g *Globals, db *query.DB, inputs []que
 		loadOpts.Cache = &query.Cache{Dir: opts.CacheDir}
 	}
 
+	var decoded atomic.Int64
+	if g.IO.ErrIsTerminal && !g.Quiet {
+		loadOpts.Decoded = func() { decoded.Add(1) }
+	}
+	progress := startProgress(g, func() string {
+		return fmt.Sprintf("loading %d inputs: %d decoded so far", len(inputs), decoded.Load())
+	})
 	start := time.Now()
 	results, err := db.Load(ctx, inputs, loadOpts)
+	progress.stop()
 	if err != nil {
 		return nil, err
 	}

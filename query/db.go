@@ -73,6 +73,9 @@ type LoadOptions struct {
 	Stdin io.Reader
 	// Workers is the number of files decoded at once; 0 means GOMAXPROCS.
 	Workers int
+	// Decoded, if set, is called (from several goroutines) each time an
+	// input has been decoded, for a progress line.
+	Decoded func()
 }
 
 // Load decodes the inputs, or takes them from the cache, and creates the
@@ -190,6 +193,9 @@ func (db *DB) runJobs(ctx context.Context, inputs []Input, jobs []loadJob, opts 
 				entry, err := db.decodeJob(ctx, conn, inputs[job.index], job, opts, &results[job.index])
 				errs[w] = err
 				entries[job.index] = entry
+				if opts.Decoded != nil {
+					opts.Decoded()
+				}
 			}
 		})
 	}
