@@ -6,8 +6,10 @@ PREFIX   ?= /usr/local
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 60s
-# Where scripts/kafka.sh writes the settings of the broker it started.
+# Where scripts/kafka.sh and scripts/postgres.sh write the settings of the
+# servers they started.
 KAFKA_ENV ?= /tmp/wifiq-servers/kafka/env
+POSTGRES_ENV ?= /tmp/wifiq-servers/postgres/env
 
 .PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-stats bench-go manuf completions lint clean
 
@@ -26,16 +28,18 @@ install: build ## install bin/wifiq, its man pages and completions under PREFIX 
 	install -D -m 0644 completions/wifiq.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/wifiq.fish
 
 test: servers ## run every test, against the local servers (started if needed)
-	set -a && . $(KAFKA_ENV) && set +a && $(GO) test -count=1 ./...
+	set -a && . $(KAFKA_ENV) && . $(POSTGRES_ENV) && set +a && $(GO) test -count=1 ./...
 
 test-short: ## run the tests that need no server (in-process fakes only)
 	$(GO) test -count=1 ./...
 
-servers: ## start the local test servers (Kafka)
+servers: ## start the local test servers (Kafka, PostgreSQL)
 	scripts/kafka.sh start
+	scripts/postgres.sh start
 
 servers-stop: ## stop the local test servers
 	scripts/kafka.sh stop
+	scripts/postgres.sh stop
 
 tshark-agreement: ## compare wifiq with tshark on every capture in testdata, field by field
 	WIFIQ_REQUIRE_TSHARK=1 $(GO) test -count=1 -run TestTsharkAgreement -v ./replay/

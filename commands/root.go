@@ -139,6 +139,7 @@ together in a shell or a cron job.`,
 		NewCmdFingerprint(g),
 		NewCmdSplit(g),
 		NewCmdEnrich(g),
+		NewCmdSink(g),
 	)
 	addFlagCompletions(root)
 	return root

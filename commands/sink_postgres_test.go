@@ -1,0 +1,269 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// requirePostgres skips the test unless the environment names a server,
+// as `. /tmp/wifiq-servers/postgres/env` after scripts/postgres.sh start
+// does; WIFIQ_REQUIRE_SERVERS=1 turns the skip into a failure.
+func requirePostgres(t *testing.T) *pgx.Conn {
+	t.Helper()
+	if os.Getenv("PGHOST") == "" {
+		if os.Getenv("WIFIQ_REQUIRE_SERVERS") == "1" {
+			t.Fatal("PGHOST is not set: run scripts/postgres.sh start and source its env file")
+		}
+		t.Skip("PGHOST is not set: run scripts/postgres.sh start and source its env file")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, "")
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// invokeSinkCLI runs wifiq in process with the sink command added.
+func invokeSinkCLI(t *testing.T, stdin string, args ...string) cliResult {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	g := &Globals{IO: &IO{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}}
+	g.Log = slog.New(slog.NewTextHandler(&errOut, nil))
+	root := NewRoot(g, "test")
+	root.AddCommand(NewCmdSink(g))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := Run(ctx, root, g, args)
+	return cliResult{out.String(), errOut.String(), code}
+}
+
+// uniqueTable returns a table name no other run uses and drops the table
+// and its stored offsets at the end of the test.
+func uniqueTable(t *testing.T, conn *pgx.Conn, prefix string) string {
+	t.Helper()
+	name := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx := context.Background()
+		conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
+		conn.Exec(ctx, `DELETE FROM wifiq_offsets WHERE "table" = $1`, name)
+	})
+	return name
+}
+
+func columnTypes(t *testing.T, conn *pgx.Conn, table string) map[string]string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, pgx.Identifier{table}.Sanitize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	var name, typ string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &typ}, func() error { types[name] = typ; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return types
+}
+
+func countRows(t *testing.T, conn *pgx.Conn, table string) int64 {
+	t.Helper()
+	var n int64
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestSinkPostgresCaptureTypes(t *testing.T) {
+	conn := requirePostgres(t)
+	records := invokeCLI(t, nil, "replay-pcap", "-q", corpusDir+"aircrack-ng__wpa.cap")
+	if records.code != ExitOK {
+		t.Fatalf("replay-pcap: exit %d: %s", records.code, records.stderr)
+	}
+	table := uniqueTable(t, conn, "frames")
+
+	res := invokeSinkCLI(t, records.stdout, "sink", "postgres", "--table", table)
+	if res.code != ExitOK {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+
+	lines := int64(strings.Count(records.stdout, "\n"))
+	if got := countRows(t, conn, table); got != lines {
+		t.Errorf("rows = %d, want %d", got, lines)
+	}
+	types := columnTypes(t, conn, table)
+	for column, want := range map[string]string{
+		"timestamp":             "timestamp with time zone",
+		"wlan_fc_type_subtype":  "bigint",
+		"wlan_radio_signal_dbm": "bigint",
+		"wlan_sa":               "text",
+		"wlan_tag_oui":          "text[]",
+	} {
+		if types[column] != want {
+			t.Errorf("column %s has type %q, want %q", column, types[column], want)
+		}
+	}
+}
+
+func TestSinkPostgresUpsertIdempotent(t *testing.T) {
+	conn := requirePostgres(t)
+	table := uniqueTable(t, conn, `odd "name"; drop`)
+	input := `{"timestamp":"1700000000000","wlan_sa":["aa:bb"],"Odd \"col\"":["1"],"wlan_ssid":["a","b"],"last_seen":["1700000000500"]}
+{"timestamp":"1700000001000","wlan_sa":["cc:dd"],"Odd \"col\"":["2"],"wlan_ssid":["c"],"last_seen":["1700000001500"]}
+{"timestamp":"1700000002000","wlan_sa":["aa:bb"],"Odd \"col\"":["3"],"wlan_ssid":["a"],"last_seen":["1700000002500"]}
+`
+	args := []string{"sink", "postgres", "--table", table, "--pk", "wlan_sa", "--timestamp-fields", "last_seen"}
+	for run := 1; run <= 2; run++ {
+		res := invokeSinkCLI(t, input, args...)
+		if res.code != ExitOK {
+			t.Fatalf("run %d: exit %d: %s", run, res.code, res.stderr)
+		}
+	}
+
+	if got := countRows(t, conn, table); got != 2 {
+		t.Errorf("rows = %d, want 2 (one per key)", got)
+	}
+	var odd int64
+	var ssids []string
+	var lastSeen time.Time
+	err := conn.QueryRow(context.Background(), `SELECT "Odd ""col""", wlan_ssid, last_seen FROM `+pgx.Identifier{table}.Sanitize()+
+		` WHERE wlan_sa = 'aa:bb'`).Scan(&odd, &ssids, &lastSeen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if odd != 3 {
+		t.Errorf("odd column = %d, want 3 (the last record of the key)", odd)
+	}
+	if strings.Join(ssids, ",") != "a" {
+		t.Errorf("wlan_ssid = %q, want [a]", ssids)
+	}
+	if lastSeen.UnixMilli() != 1700000002500 {
+		t.Errorf("last_seen = %v, want 1700000002500 ms", lastSeen)
+	}
+}
+
+func TestSinkPostgresNewFieldAddsColumn(t *testing.T) {
+	conn := requirePostgres(t)
+	table := uniqueTable(t, conn, "evolve")
+	first := `{"timestamp":"1700000000000","wlan_sa":["aa"]}` + "\n"
+	second := `{"timestamp":"1700000001000","wlan_sa":["bb"],"wlan_radio_frequency":["2437"]}` + "\n"
+
+	for _, input := range []string{first, second} {
+		if res := invokeSinkCLI(t, input, "sink", "postgres", "--table", table); res.code != ExitOK {
+			t.Fatalf("exit %d: %s", res.code, res.stderr)
+		}
+	}
+
+	if typ := columnTypes(t, conn, table)["wlan_radio_frequency"]; typ != "bigint" {
+		t.Errorf("new column type = %q, want bigint", typ)
+	}
+	if got := countRows(t, conn, table); got != 2 {
+		t.Errorf("rows = %d, want 2", got)
+	}
+}
+
+func TestSinkPostgresPoisonToDeadLetter(t *testing.T) {
+	conn := requirePostgres(t)
+	table := uniqueTable(t, conn, "poison")
+	deadLetter := filepath.Join(t.TempDir(), "rejected.jsonl")
+	// Random letters do not compress, so the key is too large for a btree
+	// index entry (at most 2704 bytes) and the server refuses the row.
+	random := rand.New(rand.NewPCG(1, 2))
+	letters := make([]byte, 10000)
+	for i := range letters {
+		letters[i] = byte('a' + random.IntN(26))
+	}
+	huge := string(letters)
+	input := `{"timestamp":"1700000000000","wlan_sa":["aa"],"wlan_radio_channel":["6"]}
+{"timestamp":"1700000001000","wlan_sa":["bb"],"wlan_radio_channel":["six"]}
+{"timestamp":"1700000002000","wlan_sa":["cc"],"wlan_radio_channel":["1","2"]}
+{"timestamp":"1700000003000","wlan_sa":["nul\u0000"],"wlan_radio_channel":["11"]}
+{"timestamp":"1700000004000","wlan_sa":["` + huge + `"],"wlan_radio_channel":["11"]}
+{"timestamp":"1700000005000","wlan_sa":["dd"],"wlan_radio_channel":["1"]}
+`
+	// The first batch types the column, so the poison comes in a second one.
+	res := invokeSinkCLI(t, input, "sink", "postgres", "--table", table, "--pk", "wlan_sa", "--batch-size", "1", "--dead-letter", deadLetter)
+
+	if res.code != ExitPartial {
+		t.Errorf("exit %d, want %d: %s", res.code, ExitPartial, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "4 records rejected") {
+		t.Errorf("stderr lacks the count of rejected records: %s", res.stderr)
+	}
+	if got := countRows(t, conn, table); got != 2 {
+		t.Errorf("rows = %d, want 2", got)
+	}
+	data, err := os.ReadFile(deadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := jsonRows(t, string(data))
+	if len(lines) != 4 {
+		t.Fatalf("dead letters = %d, want 4: %s", len(lines), data)
+	}
+	for i, want := range []string{"not a bigint", "2 values", "NUL byte", "rejected by the server"} {
+		if reason, _ := lines[i]["reason"].(string); !strings.Contains(reason, want) {
+			t.Errorf("dead letter %d reason %q lacks %q", i, reason, want)
+		}
+	}
+}
+
+func TestSinkPostgresRejectsPasswordInDSN(t *testing.T) {
+	for _, dsn := range []string{"postgres://u:secret@127.0.0.1/db", "host=127.0.0.1 password=secret"} {
+		res := invokeSinkCLI(t, "", "sink", "postgres", "--table", "t", "--dsn", dsn)
+		if res.code != ExitUsage {
+			t.Errorf("%s: exit %d, want %d", dsn, res.code, ExitUsage)
+		}
+		if !strings.Contains(res.stderr, "PGPASSWORD") {
+			t.Errorf("%s: message lacks the fix: %s", dsn, res.stderr)
+		}
+		if strings.Contains(res.stderr, "secret") {
+			t.Errorf("%s: message shows the password: %s", dsn, res.stderr)
+		}
+	}
+}
+
+// TestSinkPostgresFromKafkaResumes sinks a topic into a table without a
+// primary key, three times with records produced in between: the offsets
+// stored with the rows make each record land exactly once.
+func TestSinkPostgresFromKafkaResumes(t *testing.T) {
+	conn := requirePostgres(t)
+	brokers := fakeKafka(t, 2, "probes")
+	table := uniqueTable(t, conn, "resume")
+	lines, times := recordLines(30)
+	run := func() {
+		t.Helper()
+		code, _, stderr := wifiqKafka(t, "", "sink", "postgres", "--table", table, "--from", "kafka:probes", "--brokers", brokers)
+		if code != ExitOK {
+			t.Fatalf("sink: exit %d\n%s", code, stderr)
+		}
+	}
+	produceValues(t, brokers, "probes", lines[:20], times[:20])
+	run()
+	run() // nothing new: nothing applied twice
+	produceValues(t, brokers, "probes", lines[20:], times[20:])
+	run()
+
+	var rows, distinct int
+	err := conn.QueryRow(context.Background(),
+		"SELECT count(*), count(DISTINCT wlan_seq) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&rows, &distinct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != 30 || distinct != 30 {
+		t.Errorf("%d rows, %d distinct; want each of the 30 records once", rows, distinct)
+	}
+}
