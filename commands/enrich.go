@@ -68,7 +68,7 @@ joins. Only probe requests produce output; table updates change state.
 Ubiquiti infrastructure is left out of the table: ace.device documents (type
 uap, usw, ugw, udm, uxg or ubb, or an "adopted" field) and ace.user documents
 whose oui names Ubiquiti, as a mesh access point's uplink appears.
-` + kafkaSettingsHelp + exitStatusHelp,
+` + kafkaSettingsHelp,
 		Example: `  wifiq replay-pcap capture.pcapng | wifiq enrich --devices devices.csv
   mongoexport -d ace -c user | wifiq replay-pcap capture.pcapng | wifiq enrich --devices /dev/stdin
   wifiq enrich --from kafka:pcap_probe --follow --devices-from kafka:devices --to kafka:pcap_probe_enriched`,

@@ -86,3 +86,12 @@ func skippedMessage(n int64, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss were not records and were skipped", n, noun)
 }
+
+// skippedInputs returns the message of a partial success over files or a
+// topic: n lines or messages were not records.
+func skippedInputs(n int) string {
+	if n == 1 {
+		return "1 input line or message was not a record and was skipped"
+	}
+	return fmt.Sprintf("%d input lines or messages were not records and were skipped", n)
+}

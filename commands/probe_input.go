@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/wifiq/wifiq/record"
@@ -39,7 +38,7 @@ func feedRecords(ctx context.Context, g *Globals, in *InputOptions, inputs []str
 		return partialError{unreadable.Error()}, nil
 	}
 	if skipped > 0 {
-		return partialError{fmt.Sprintf("%d input lines or messages were not records and were skipped", skipped)}, nil
+		return partialError{skippedInputs(skipped)}, nil
 	}
 	return nil, nil
 }

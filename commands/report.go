@@ -78,6 +78,9 @@ NO_COLOR. docs/report.md shows the SQL of each chart.`,
 			if err := opts.Input.check(opts.Inputs); err != nil {
 				return err
 			}
+			if opts.Input.Follow {
+				return usagef("--follow does not apply to report, which reads a topic to its end and then draws")
+			}
 			return reportRun(cmd.Context(), g, opts)
 		},
 	}

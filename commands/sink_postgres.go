@@ -111,7 +111,10 @@ func (o *SinkPostgresOptions) check() error {
 		return usagef("invalid --batch-size %d: want 1 or more", o.BatchSize)
 	}
 	if o.FlushInterval <= 0 || o.Sink.RetryFor <= 0 {
-		return usagef("invalid --flush-interval %s or --retry-for %s: want a positive duration such as 1s", o.FlushInterval, o.Sink.RetryFor)
+		if o.FlushInterval <= 0 {
+			return usagef("invalid --flush-interval %s: want a positive duration such as 1s", o.FlushInterval)
+		}
+		return usagef("invalid --retry-for %s: want a positive duration such as 10m", o.Sink.RetryFor)
 	}
 	if err := postgres.CheckDSN(o.DSN); err != nil {
 		return usageError{err}

@@ -64,7 +64,7 @@ topic must exist. Two runs at the same time need different
 --transactional-id values.
 
 On stderr split prints the records per route and the number dropped.
-` + kafkaSettingsHelp + exitStatusHelp,
+` + kafkaSettingsHelp,
 		Example: `  wifiq replay-pcap capture.pcapng | wifiq split --out-dir split/
   wifiq split --out-dir split/ --route 4=probes --other rest -e wlan.sa,wlan.ssid records.jsonl
   wifiq split --from kafka:pcap --to kafka --group split`,
@@ -156,6 +156,10 @@ func splitRun(ctx context.Context, g *Globals, opts *SplitOptions) error {
 	}
 
 	files, err := route.CreateFiles(opts.OutDir, splitter.Destinations())
+	var badName *route.InvalidNameError
+	if errors.As(err, &badName) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}

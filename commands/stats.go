@@ -170,7 +170,7 @@ func statsRun(ctx context.Context, g *Globals, opts *StatsOptions) error {
 		return partialError{unreadable.Error()}
 	}
 	if skipped > 0 {
-		return partialError{fmt.Sprintf("%d input lines or messages were not records and were skipped", skipped)}
+		return partialError{skippedInputs(skipped)}
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"iter"
 	"net"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,8 +89,15 @@ func (o *StreamOptions) check(cmd *cobra.Command, in *InputOptions) error {
 		}
 	}
 	if o.Serve != "" {
-		if _, _, err := net.SplitHostPort(o.Serve); err != nil {
-			return usagef("invalid --serve %q: want host:port, such as 127.0.0.1:8088", o.Serve)
+		_, port, err := net.SplitHostPort(o.Serve)
+		if n, convErr := strconv.Atoi(port); err != nil || convErr != nil || n < 0 || n > 65535 {
+			return usagef("invalid --serve %q: want host:port with a port from 0 to 65535, such as 127.0.0.1:8088", o.Serve)
+		}
+	}
+	if o.StateDir != "" {
+		// Found out now, before any changelog record is written.
+		if err := os.MkdirAll(o.StateDir, 0o755); err != nil {
+			return usagef("unable to create --state-dir: %v", err)
 		}
 	}
 	return nil

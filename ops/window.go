@@ -143,11 +143,11 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 		total += d
 	}
-	if total < 0 || total > maxWindow {
+	if total > maxWindow {
 		return 0, fmt.Errorf("invalid duration %q: want at most 100 years", s)
 	}
 	if total <= 0 || total%time.Millisecond != 0 {
-		return 0, fmt.Errorf("invalid duration %q: want a positive whole number of milliseconds", s)
+		return 0, fmt.Errorf("invalid duration %q: want a positive duration that is a whole number of milliseconds", s)
 	}
 	return total, nil
 }

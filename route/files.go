@@ -26,7 +26,7 @@ func CreateFiles(dir string, destinations []string) (*Files, error) {
 	for _, name := range destinations {
 		if strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
 			fs.Close()
-			return nil, fmt.Errorf("invalid route name %q: it names a file in the output directory, so it may not contain a slash", name)
+			return nil, &InvalidNameError{Name: name}
 		}
 		f, err := os.Create(fs.Path(name))
 		if err != nil {
@@ -62,4 +62,12 @@ func (fs *Files) Close() error {
 		errs = append(errs, f.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// InvalidNameError reports a route name that cannot name a file in the
+// output directory.
+type InvalidNameError struct{ Name string }
+
+func (e *InvalidNameError) Error() string {
+	return fmt.Sprintf("invalid route name %q: it names a file in the output directory, so it may not contain a slash", e.Name)
 }
