@@ -70,13 +70,7 @@ signatures.
 			if opts.Location, err = time.LoadLocation(tz); err != nil || tz == "" {
 				return usagef("invalid --tz %q: want an IANA zone name such as UTC or Europe/Berlin", tz)
 			}
-			if opts.Output, err = resolveOutput(output, g.IO); err != nil {
-				return err
-			}
-			if err := opts.Input.check(args); err != nil {
-				return err
-			}
-			if err := opts.Stream.check(cmd, &opts.Input); err != nil {
+			if opts.Output, err = checkReportFlags(cmd, g, args, output, &opts.Input, &opts.Stream); err != nil {
 				return err
 			}
 			opts.Inputs = args

@@ -55,13 +55,7 @@ calendar day in the --tz zone), and --hop into hopping windows.
 			if opts.Window, opts.Hop, opts.Location, err = windows.parse(); err != nil {
 				return err
 			}
-			if opts.Output, err = resolveOutput(output, g.IO); err != nil {
-				return err
-			}
-			if err := opts.Input.check(args); err != nil {
-				return err
-			}
-			if err := opts.Stream.check(cmd, &opts.Input); err != nil {
+			if opts.Output, err = checkReportFlags(cmd, g, args, output, &opts.Input, &opts.Stream); err != nil {
 				return err
 			}
 			opts.Inputs = args

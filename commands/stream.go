@@ -409,3 +409,19 @@ timestamp read) passes its end by --grace; records for closed windows are
 counted as late and reported on stderr. --state-dir saves state and input
 offsets together, so a restart continues without counting a record twice.
 --serve answers pull queries over HTTP (GET /rows?COLUMN=VALUE&from=&to=).`
+
+// checkReportFlags validates the flags that the report commands share: the
+// output format, the input and stream mode. It returns the output format.
+func checkReportFlags(cmd *cobra.Command, g *Globals, args []string, output string, in *InputOptions, stream *StreamOptions) (string, error) {
+	format, err := resolveOutput(output, g.IO)
+	if err != nil {
+		return "", err
+	}
+	if err := in.check(args); err != nil {
+		return "", err
+	}
+	if err := stream.check(cmd, in); err != nil {
+		return "", err
+	}
+	return format, nil
+}
