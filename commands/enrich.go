@@ -136,6 +136,8 @@ func enrichRun(ctx context.Context, g *Globals, opts *EnrichOptions) error {
 	}
 	joiner := enrich.NewJoiner(table, manufacturer)
 	var line []byte
+	// A following read hands on what it joined whenever the input is quiet.
+	opts.Input.idle = out.Flush
 	skipped, readErr := opts.Input.readRecords(ctx, g, opts.Inputs, func(rec *record.Record) error {
 		joined := joiner.Join(rec)
 		if joined == nil {

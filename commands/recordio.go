@@ -137,6 +137,10 @@ type InputOptions struct {
 	// wrapFiles, if set, wraps the reader of each file and of standard
 	// input, to leave out lines before they are parsed.
 	wrapFiles func(io.Reader) io.Reader
+	// idle, if set, is called whenever a read of a topic has handled every
+	// record fetched so far, so that a following command can flush what it
+	// buffered while the input is quiet.
+	idle func() error
 	// consumer and lastRead are the open read of a topic and its last
 	// message in each partition, until finish.
 	consumer *kafka.Consumer
@@ -232,6 +236,12 @@ func (o *InputOptions) readTopic(ctx context.Context, g *Globals, fn func(*recor
 			break
 		}
 		last[msg.Partition] = msg
+		if o.idle != nil && consumer.Buffered() == 0 {
+			if err := o.idle(); err != nil {
+				readErr = err
+				break
+			}
+		}
 	}
 	o.consumer, o.lastRead = consumer, last
 	return skipped, readErr

@@ -41,6 +41,25 @@ const DefaultCompression = CompressionLZ4
 // DefaultPort is the port added to a broker address that has none.
 const DefaultPort = "9092"
 
+// Isolation levels of consumers, as Kafka's isolation.level names them.
+const (
+	// IsolationReadCommitted returns only records of committed
+	// transactions and records written outside transactions, up to the
+	// last stable offset (the first offset of the oldest open transaction).
+	IsolationReadCommitted = "read_committed"
+	// IsolationReadUncommitted also returns the records of open and of
+	// aborted transactions, up to the high watermark.
+	IsolationReadUncommitted = "read_uncommitted"
+)
+
+// DefaultIsolationLevel is the consumers' isolation.level unless a property
+// sets it. wifiq split writes its topics in transactions. A split run that
+// dies leaves an open transaction, which the next run aborts before it
+// writes those records again, so only read_committed reads each record
+// once. librdkafka (since 1.2.0) has the same default, and Java clients
+// default to read_uncommitted.
+const DefaultIsolationLevel = IsolationReadCommitted
+
 // Secret is a setting that must not be printed: every fmt verb, slog and
 // JSON show "[redacted]" (or "" when it is empty). Reveal returns the value.
 type Secret string
@@ -117,6 +136,9 @@ type Config struct {
 	FetchMaxBytes          int32         // fetch.max.bytes
 	FetchMaxPartitionBytes int32         // max.partition.fetch.bytes
 	FetchMaxWait           time.Duration // fetch.max.wait.ms / fetch.wait.max.ms
+	// IsolationLevel is isolation.level: read_committed or
+	// read_uncommitted; empty means DefaultIsolationLevel.
+	IsolationLevel string
 
 	// jaasModule is "plain" or "scram" once sasl.jaas.config named one.
 	jaasModule string
@@ -132,7 +154,8 @@ const (
 )
 
 // DefaultConfig returns the built-in settings: PLAINTEXT, no brokers, full
-// certificate and hostname verification, acks=all and client.id "wifiq".
+// certificate and hostname verification, acks=all, client.id "wifiq" and
+// isolation.level read_committed.
 func DefaultConfig() *Config {
 	return &Config{
 		SecurityProtocol:      ProtocolPlaintext,
@@ -142,7 +165,17 @@ func DefaultConfig() *Config {
 		Acks:                  -1,
 		DeliveryTimeout:       defaultDeliveryTimeout,
 		AutoOffsetReset:       "earliest",
+		IsolationLevel:        DefaultIsolationLevel,
 	}
+}
+
+// ReadCommitted reports whether consumers read with isolation.level
+// read_committed.
+func (c *Config) ReadCommitted() bool {
+	if c.IsolationLevel == "" {
+		return DefaultIsolationLevel == IsolationReadCommitted
+	}
+	return c.IsolationLevel == IsolationReadCommitted
 }
 
 // UsesTLS reports whether connections are encrypted.

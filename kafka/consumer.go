@@ -62,6 +62,13 @@ const commitTimeout = 10 * time.Second
 // start are left for the next run, and a topic with nothing to read ends at
 // once.
 //
+// Isolation (isolation.level, read_committed unless set): with
+// read_committed it skips the records of aborted transactions, reads only
+// up to the last stable offset, and a bounded run's end offsets and the
+// "latest" start position are last stable offsets too. So records of a
+// transaction that is open at the start are left for the next run. With
+// read_uncommitted it returns every record up to the high watermark.
+//
 // Follow: it reads until the context is cancelled. Without a group it reads
 // the partitions that existed at the start; a group member also gets
 // partitions added later.
@@ -86,6 +93,8 @@ type Consumer struct {
 	offsets     map[int32]int64 // ConsumerOptions.StartOffsets
 	log         *slog.Logger
 	bounds      *bounds // nil when following
+	// readCommitted is isolation.level=read_committed.
+	readCommitted bool
 
 	fetched []*kgo.Record
 	next    int
@@ -109,7 +118,7 @@ func NewConsumer(ctx context.Context, cfg *Config, opts ConsumerOptions, log *sl
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Consumer{topic: opts.Topic, group: opts.Group, start: opts.Start, offsets: opts.StartOffsets, log: log}
+	c := &Consumer{topic: opts.Topic, group: opts.Group, start: opts.Start, offsets: opts.StartOffsets, log: log, readCommitted: cfg.ReadCommitted()}
 	if c.group == "" {
 		c.group = cfg.GroupID
 	}
@@ -159,6 +168,9 @@ func (c *Consumer) consumeOptions(cfg *Config) []kgo.Opt {
 		// After data loss, reading again from the log start repeats
 		// records, which is better than skipping some.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	}
+	if c.readCommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
 	if cfg.FetchMaxBytes > 0 {
 		opts = append(opts, kgo.FetchMaxBytes(cfg.FetchMaxBytes))
@@ -217,7 +229,7 @@ func (c *Consumer) prepare(ctx context.Context, cfg *Config) error {
 	}
 
 	if c.bounds != nil {
-		ends, err := listOffsets(c.admin.ListEndOffsets(ctx, c.topic))
+		ends, err := c.endOffsets(ctx)
 		if err != nil {
 			return err
 		}
@@ -228,7 +240,7 @@ func (c *Consumer) prepare(ctx context.Context, cfg *Config) error {
 		return c.checkGroupProgress(ctx)
 	}
 
-	starts, err := c.start.resolve(ctx, c.admin, c.topic)
+	starts, err := c.resolveStart(ctx)
 	if err != nil {
 		return err
 	}
@@ -255,6 +267,27 @@ func (c *Consumer) prepare(ctx context.Context, cfg *Config) error {
 	}
 	c.log.Debug("consuming", "topic", c.topic, "start", c.start.String(), "partitions", len(partitions), "reading", len(assign))
 	return nil
+}
+
+// endOffsets returns the offset after the last record that this consumer
+// can read in each partition: the last stable offset with read_committed,
+// else the high watermark.
+func (c *Consumer) endOffsets(ctx context.Context) (map[int32]int64, error) {
+	if c.readCommitted {
+		return listOffsets(c.admin.ListCommittedOffsets(ctx, c.topic))
+	}
+	return listOffsets(c.admin.ListEndOffsets(ctx, c.topic))
+}
+
+// resolveStart returns the start offset of each partition. With
+// read_committed the latest position is the last stable offset, as Java
+// and librdkafka consumers resolve it, so that the records of a
+// transaction that commits later are not skipped.
+func (c *Consumer) resolveStart(ctx context.Context) (map[int32]int64, error) {
+	if c.readCommitted && c.start.Kind == PositionLatest {
+		return c.endOffsets(ctx)
+	}
+	return c.start.resolve(ctx, c.admin, c.topic)
 }
 
 // checkGroupProgress lets a bounded group consumer with nothing left to
@@ -287,7 +320,7 @@ func (c *Consumer) checkGroupProgress(ctx context.Context) error {
 			continue
 		}
 		if starts == nil {
-			if starts, err = c.start.resolve(ctx, c.admin, c.topic); err != nil {
+			if starts, err = c.resolveStart(ctx); err != nil {
 				return err
 			}
 		}
@@ -325,7 +358,7 @@ func (c *Consumer) adjustStarts(ctx context.Context, offsets map[string]map[int3
 		if at < 0 {
 			if starts == nil {
 				var err error
-				if starts, err = c.start.resolve(ctx, c.admin, c.topic); err != nil {
+				if starts, err = c.resolveStart(ctx); err != nil {
 					return nil, err
 				}
 			}

@@ -57,6 +57,7 @@ var properties = map[string]property{
 	"max.partition.fetch.bytes":             {set: int32Setter(func(c *Config, n int32) { c.FetchMaxPartitionBytes = n })},
 	"fetch.max.wait.ms":                     {set: msSetter(func(c *Config, d time.Duration) { c.FetchMaxWait = d })},
 	"fetch.wait.max.ms":                     {set: msSetter(func(c *Config, d time.Duration) { c.FetchMaxWait = d })},
+	"isolation.level":                       {set: setIsolationLevel},
 }
 
 // ignoredProperties are settings that Java or librdkafka clients (or the
@@ -231,6 +232,15 @@ func setAutoOffsetReset(c *Config, v string) error {
 		return fmt.Errorf("want earliest or latest")
 	}
 	return nil
+}
+
+func setIsolationLevel(c *Config, v string) error {
+	switch level := strings.ToLower(strings.TrimSpace(v)); level {
+	case IsolationReadCommitted, IsolationReadUncommitted:
+		c.IsolationLevel = level
+		return nil
+	}
+	return fmt.Errorf("want %s or %s", IsolationReadCommitted, IsolationReadUncommitted)
 }
 
 func boolSetter(apply func(*Config, bool)) func(*Config, string) error {

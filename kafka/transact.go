@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -46,10 +47,13 @@ type TransformStats struct {
 // Emit sends one output record in the running transaction.
 type Emit func(topic string, timestampMs int64, value []byte)
 
-// idleStop is how long a bounded run waits without any record before it
-// stops although its input end offsets were not reached. That happens
-// when the last offsets of an input partition are transaction markers,
-// which no consumer ever receives.
+// idleStop is how long a bounded run waits without any record, counted
+// from the latest partition assignment, before it stops although its input
+// end offsets were not reached. That happens when the last offsets of an
+// input partition are transaction markers, which no consumer ever
+// receives. The time before the first assignment does not count: a run
+// restarted after a crash waits there until the group drops the dead
+// member, for up to session.timeout.ms (45 s by default).
 const idleStop = 30 * time.Second
 
 // TransformTopic reads InputTopic and calls transform for each message in
@@ -74,20 +78,36 @@ func TransformTopic(ctx context.Context, cfg *Config, opts TransformOptions, log
 	if err != nil {
 		return stats, err
 	}
-	session, err := kgo.NewGroupTransactSession(append(connection,
+	run := &transformRun{opts: opts, log: log, transform: transform, stats: &stats, ends: ends}
+	sessionOpts := append(connection,
 		kgo.TransactionalID(opts.TransactionalID),
 		kgo.ConsumerGroup(opts.Group),
 		kgo.ConsumeTopics(opts.InputTopic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-	)...)
+		kgo.OnPartitionsAssigned(run.onAssigned),
+	)
+	if cfg.SessionTimeout > 0 {
+		sessionOpts = append(sessionOpts, kgo.SessionTimeout(cfg.SessionTimeout))
+	}
+	if cfg.HeartbeatInterval > 0 {
+		sessionOpts = append(sessionOpts, kgo.HeartbeatInterval(cfg.HeartbeatInterval))
+	}
+	session, err := kgo.NewGroupTransactSession(sessionOpts...)
 	if err != nil {
 		return stats, fmt.Errorf("unable to create a transactional Kafka client: %w", err)
 	}
 	defer session.Close()
+	run.session = session
 
-	run := &transformRun{session: session, opts: opts, log: log, transform: transform, stats: &stats, ends: ends}
+	// Initialising the producer ID fences a previous process with the same
+	// transactional ID and aborts its open transaction now. Otherwise the
+	// group's offsets stay unstable, and fetching cannot start, until that
+	// transaction times out (transaction.timeout.ms, 40 s in franz-go).
+	if _, _, err := session.Client().ProducerID(ctx); err != nil {
+		return stats, fmt.Errorf("unable to initialise transactional ID %s: %w", opts.TransactionalID, err)
+	}
 	return stats, run.loop(ctx)
 }
 
@@ -164,10 +184,34 @@ type transformRun struct {
 	// ends are the input partitions not yet read to the end offsets seen
 	// at the start; a bounded run stops when it is empty.
 	ends map[int32]int64
+	// assignedAt is the time of the latest partition assignment in Unix
+	// nanoseconds, 0 before the first. Group callbacks set it on franz-go's
+	// goroutines.
+	assignedAt atomic.Int64
+}
+
+func (r *transformRun) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	r.assignedAt.Store(time.Now().UnixNano())
+	r.log.Info("partitions assigned", "topic", r.opts.InputTopic, "group", r.opts.Group, "partitions", assigned[r.opts.InputTopic])
+}
+
+// idleSince returns the start of the current wait for records: the later
+// of the last record and the latest assignment. It returns false before
+// the first assignment.
+func (r *transformRun) idleSince(lastRecord time.Time) (time.Time, bool) {
+	at := r.assignedAt.Load()
+	if at == 0 {
+		return time.Time{}, false
+	}
+	assigned := time.Unix(0, at)
+	if assigned.After(lastRecord) {
+		return assigned, true
+	}
+	return lastRecord, true
 }
 
 func (r *transformRun) loop(ctx context.Context) error {
-	lastRecord := time.Now()
+	var lastRecord time.Time
 	for r.opts.Follow || len(r.ends) > 0 {
 		pollCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		fetches := r.session.PollRecords(pollCtx, r.opts.MaxTransactionRecords)
@@ -179,7 +223,7 @@ func (r *transformRun) loop(ctx context.Context) error {
 			return err
 		}
 		if fetches.NumRecords() == 0 {
-			if !r.opts.Follow && time.Since(lastRecord) > idleStop {
+			if since, assigned := r.idleSince(lastRecord); !r.opts.Follow && assigned && time.Since(since) > idleStop {
 				r.log.Warn("stopping: no records arrived although the input end offsets were not reached", "topic", r.opts.InputTopic, "idle", idleStop)
 				return nil
 			}
