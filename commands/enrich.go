@@ -181,6 +181,9 @@ func loadDeviceFile(g *Globals, path string, table *enrich.Table) (int, error) {
 		return 0, err
 	}
 	g.Log.Info("device list read", "file", path, "devices", loaded, "infrastructure_skipped", skipped, "problems", len(problems))
+	if loaded == 0 && skipped == 0 && len(problems) == 0 {
+		g.Log.Warn("device list holds no devices; every probe request comes out unmatched", "file", path)
+	}
 	return len(problems), nil
 }
 

@@ -36,8 +36,10 @@ func ParseRoute(s string) (subtype int, name string, err error) {
 		return 0, "", fmt.Errorf("invalid route %q: want SUBTYPE=NAME, for example 4=pcap_probe", s)
 	}
 	n, err := record.ParseNumber(strings.TrimSpace(number))
-	if err != nil || n < 0 || n > 0xffff {
-		return 0, "", fmt.Errorf("invalid route %q: the subtype %q is not a wlan.fc.type_subtype number such as 4 or 0x0004", s, number)
+	// (type << 8) + (subtype << 4) + extension, the largest form, stays
+	// below 0x400.
+	if err != nil || n < 0 || n > 0x3ff {
+		return 0, "", fmt.Errorf("invalid route %q: the subtype %q is not a wlan.fc.type_subtype number (0 to 1023) such as 4 or 0x0004", s, number)
 	}
 	return int(n), strings.TrimSpace(name), nil
 }
