@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,10 +20,15 @@ import (
 // ReportOptions are the settings of wifiq report.
 type ReportOptions struct {
 	Inputs []string
-	// Out is the HTML or SVG file written; "-" is standard output.
+	// Out is the HTML, SVG or PNG file written; "-" is standard output.
 	Out string
-	// Chart selects one chart, written as SVG; empty writes the HTML page.
+	// Chart selects one chart, written as SVG, or as PNG when Out ends in
+	// .png; empty writes the HTML page.
 	Chart string
+	// Scale is the PNG size as a multiple of the SVG size, and ScaleSet
+	// records that --scale was given.
+	Scale    float64
+	ScaleSet bool
 	// Terminal writes small text charts to standard output instead.
 	Terminal bool
 	Limits   reports.Options
@@ -36,12 +42,12 @@ type ReportOptions struct {
 
 // NewCmdReport builds the report command.
 func NewCmdReport(g *Globals) *cobra.Command {
-	opts := &ReportOptions{Limits: reports.DefaultOptions}
+	opts := &ReportOptions{Limits: reports.DefaultOptions, Scale: reports.DefaultPNGScale}
 	var cacheDir string
 	var noCache bool
 	cmd := &cobra.Command{
-		Use:   "report [FILE|DIR|GLOB|-]... (-o report.html | --chart NAME -o chart.svg | --terminal)",
-		Short: "Chart captures as one HTML page, an SVG file or text on the terminal",
+		Use:   "report [FILE|DIR|GLOB|-]... (-o report.html | --chart NAME -o chart.svg|chart.png | --terminal)",
+		Short: "Chart captures as one HTML page, an SVG or PNG file, or text on the terminal",
 		Long: `Load captures or records as wifiq query does and chart them:
 
   probes-per-day    probe requests per day (UTC)
@@ -54,15 +60,19 @@ func NewCmdReport(g *Globals) *cobra.Command {
 
 -o FILE.html writes one self-contained page (inline SVG, no scripts, fonts or
 network access) with the data and the SQL behind every chart. --chart NAME
--o FILE.svg writes one chart. --terminal prints bar charts of the probe
-requests per day and the subtypes; colour only on a terminal without
-NO_COLOR. docs/report.md shows the SQL of each chart.`,
+-o FILE.svg writes one chart. --chart NAME -o FILE.png draws the same chart as
+a PNG image with its title above it, --scale (default 2) times the size of the
+SVG in pixels. --terminal prints bar charts of the probe requests per day and
+the subtypes; colour only on a terminal without NO_COLOR. docs/report.md shows
+the SQL of each chart.`,
 		Example: `  wifiq report /pcap_data/ -o report.html
   wifiq report --chart signal-heatmap --top 50 -o signal.svg '/pcap_data/mon0_*'
+  wifiq report --chart devices-per-day -o devices.png capture.pcapng
   wifiq report --terminal capture.pcapng
   wifiq report --from kafka:pcap -o report.html`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Inputs = args
+			opts.ScaleSet = cmd.Flags().Changed("scale")
 			if !noCache {
 				opts.CacheDir = cacheDir
 				if opts.CacheDir == "" {
@@ -85,8 +95,9 @@ NO_COLOR. docs/report.md shows the SQL of each chart.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.Out, "out", "o", "", "write the HTML page, or the --chart SVG, to `file` (- for standard output)")
-	f.StringVar(&opts.Chart, "chart", "", "write only this chart as SVG: {"+strings.Join(reports.Charts, "|")+"}")
+	f.StringVarP(&opts.Out, "out", "o", "", "write the HTML page, or the --chart SVG or PNG (by the extension), to `file` (- for standard output, as HTML or SVG)")
+	f.StringVar(&opts.Chart, "chart", "", "write only this chart as SVG, or PNG with -o FILE.png: {"+strings.Join(reports.Charts, "|")+"}")
+	f.Float64Var(&opts.Scale, "scale", opts.Scale, fmt.Sprintf("PNG pixels per SVG pixel, %g to %g", reports.MinPNGScale, reports.MaxPNGScale))
 	f.BoolVar(&opts.Terminal, "terminal", false, "print text charts of probe requests per day and frames per subtype instead")
 	f.IntVar(&opts.Limits.TopDevices, "top", opts.Limits.TopDevices, "devices in the signal heatmap, those with most probe requests")
 	f.IntVar(&opts.Limits.Buckets, "buckets", opts.Limits.Buckets, "maximum number of time buckets in the signal heatmap")
@@ -98,7 +109,7 @@ NO_COLOR. docs/report.md shows the SQL of each chart.`,
 	opts.Names.addFlags(cmd)
 	opts.Input.addFlags(cmd)
 	cmd.RegisterFlagCompletionFunc("chart", cobra.FixedCompletions(reports.Charts, cobra.ShellCompDirectiveNoFileComp))
-	cmd.MarkFlagFilename("out", "html", "svg")
+	cmd.MarkFlagFilename("out", "html", "svg", "png")
 	cmd.MarkFlagDirname("cache-dir")
 	return cmd
 }
@@ -115,15 +126,21 @@ func (o *ReportOptions) check() error {
 	case o.Terminal && (o.Out != "" || o.Chart != ""):
 		return usagef("--terminal prints to standard output: leave out -o and --chart")
 	case !o.Terminal && o.Out == "":
-		return usagef("missing -o: name the HTML file (-o report.html), the SVG file with --chart, or use --terminal")
+		return usagef("missing -o: name the HTML file (-o report.html), the SVG or PNG file with --chart, or use --terminal")
 	}
 	ext := strings.ToLower(filepath.Ext(o.Out))
-	if ext == ".png" {
-		return usagef("invalid -o %q: PNG is not supported; write SVG (--chart NAME -o %s.svg) and convert it, or use the HTML page",
-			o.Out, strings.TrimSuffix(o.Out, filepath.Ext(o.Out)))
-	}
 	if o.Chart == "" && ext == ".svg" {
 		return usagef("-o %q is an SVG file: choose its chart with --chart {%s}", o.Out, strings.Join(reports.Charts, "|"))
+	}
+	if o.Chart == "" && ext == ".png" {
+		return usagef("missing --chart for -o %q: a PNG file contains one chart, so choose it with --chart {%s}, or write the HTML page with -o %s.html",
+			o.Out, strings.Join(reports.Charts, "|"), strings.TrimSuffix(o.Out, filepath.Ext(o.Out)))
+	}
+	if o.ScaleSet && ext != ".png" {
+		return usagef("--scale applies only to PNG output: use --chart NAME -o FILE.png, or leave out --scale")
+	}
+	if o.Scale < reports.MinPNGScale || o.Scale > reports.MaxPNGScale || math.IsNaN(o.Scale) {
+		return usagef("invalid --scale %g: want %g to %g", o.Scale, reports.MinPNGScale, reports.MaxPNGScale)
 	}
 	limits := []struct {
 		flag  string
@@ -179,7 +196,8 @@ func reportSources(opts *ReportOptions, inputs []query.Input) []string {
 	return names
 }
 
-// writeReport writes the terminal charts, one SVG chart or the HTML page.
+// writeReport writes the terminal charts, one SVG or PNG chart, or the HTML
+// page.
 func writeReport(g *Globals, opts *ReportOptions, data *reports.Data, sources []string) error {
 	if opts.Terminal {
 		colour := g.IO.OutIsTerminal && os.Getenv("NO_COLOR") == ""
@@ -188,6 +206,9 @@ func writeReport(g *Globals, opts *ReportOptions, data *reports.Data, sources []
 	write := func(w io.Writer) error {
 		if opts.Chart == "" {
 			return reports.WriteHTML(w, data, reports.Page{Sources: sources})
+		}
+		if strings.EqualFold(filepath.Ext(opts.Out), ".png") {
+			return reports.WritePNG(w, data, opts.Chart, opts.Scale)
 		}
 		chart, err := reports.SVG(data, opts.Chart)
 		if err != nil {

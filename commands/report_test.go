@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"image"
 	"image/png"
 	"io"
 	"log/slog"
@@ -69,7 +70,10 @@ func TestReportFlagErrors(t *testing.T) {
 	}{
 		{[]string{capture}, "missing -o"},
 		{[]string{"--chart", "pie", "-o", "x.svg", capture}, `"pie"`},
-		{[]string{"-o", "x.png", capture}, "PNG is not supported"},
+		{[]string{"-o", "x.png", capture}, "missing --chart for -o \"x.png\""},
+		{[]string{"--chart", "pie", "-o", "x.png", capture}, `invalid --chart "pie"`},
+		{[]string{"--chart", "subtypes", "-o", "x.png", "--scale", "9", capture}, "invalid --scale 9: want 1 to 4"},
+		{[]string{"--chart", "subtypes", "-o", "x.svg", "--scale", "3", capture}, "--scale applies only to PNG output"},
 		{[]string{"-o", "x.svg", capture}, "--chart"},
 		{[]string{"--terminal", "-o", "x.html", capture}, "--terminal"},
 		{[]string{"--top", "0", "-o", "x.html", capture}, "invalid --top 0"},
@@ -158,6 +162,51 @@ func TestReportChartSVG(t *testing.T) {
 	}
 	if root.Name.Local != "svg" {
 		t.Errorf("root element %q, want svg", root.Name.Local)
+	}
+}
+
+// decodePNG decodes a PNG file.
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s is not a PNG: %v", path, err)
+	}
+	return img
+}
+
+func TestReportChartPNG(t *testing.T) {
+	dir := t.TempDir()
+	capture := corpusDir + "aircrack-ng__n-02.cap"
+	sizes := map[string]image.Rectangle{}
+	for _, scale := range []string{"", "1"} {
+		out := filepath.Join(dir, "devices"+scale+".png")
+		args := []string{"report", "--no-cache", "--chart", reports.ChartDevicesPerDay, "-o", out, capture}
+		if scale != "" {
+			args = append(args, "--scale", scale)
+		}
+		res := invokeReportCLI(t, args...)
+		if res.code != ExitOK {
+			t.Fatalf("--scale %q: exit %d: %s", scale, res.code, res.stderr)
+		}
+		sizes[scale] = decodePNG(t, out).Bounds()
+	}
+
+	// With few days the column chart is 520 SVG pixels wide, and PNG
+	// output defaults to twice that.
+	if got := sizes[""].Dx(); got != 1040 {
+		t.Errorf("default scale: PNG is %d pixels wide, want 1040", got)
+	}
+	if got, want := sizes["1"].Dx()*2, sizes[""].Dx(); got != want {
+		t.Errorf("--scale 1: PNG is %d pixels wide, want half of %d", sizes["1"].Dx(), want)
+	}
+	if got, want := sizes["1"].Dy()*2, sizes[""].Dy(); got != want {
+		t.Errorf("--scale 1: PNG is %d pixels high, want half of %d", sizes["1"].Dy(), want)
 	}
 }
 

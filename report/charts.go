@@ -31,19 +31,35 @@ var Titles = map[string]string{
 
 // SVG renders one chart of d. It returns an error for an unknown name.
 func SVG(d *Data, chart string) (string, error) {
+	var s *svg
+	err := drawChart(d, chart, func(width, height int, chart string) canvas {
+		s = newSVG(width, height, chart, Titles[chart])
+		return s
+	})
+	if err != nil {
+		return "", err
+	}
+	return s.String(), nil
+}
+
+// drawChart draws one chart of d on the canvas that newCanvas creates. It
+// returns an error for an unknown name.
+func drawChart(d *Data, chart string, newCanvas newCanvasFunc) error {
 	switch chart {
 	case ChartProbesPerDay:
-		return probesPerDaySVG(d.ProbesPerDay), nil
+		drawProbesPerDay(newCanvas, d.ProbesPerDay)
 	case ChartDevicesPerDay:
-		return devicesPerDaySVG(d.DevicesPerDay), nil
+		drawDevicesPerDay(newCanvas, d.DevicesPerDay)
 	case ChartSignal:
-		return signalSVG(d.Signal), nil
+		drawSignal(newCanvas, d.Signal)
 	case ChartSubtypes:
-		return subtypesSVG(d.Subtypes), nil
+		drawSubtypes(newCanvas, d.Subtypes)
 	case ChartSSIDGraph:
-		return graphSVG(d.Graph), nil
+		drawGraph(newCanvas, d.Graph)
+	default:
+		return fmt.Errorf("unknown chart %q", chart)
 	}
-	return "", fmt.Errorf("unknown chart %q", chart)
+	return nil
 }
 
 const (
@@ -51,11 +67,10 @@ const (
 	maxLabelRunes = 28
 )
 
-// emptySVG draws a chart without data as its frame and a note explaining why.
-func emptySVG(chart, note string) string {
-	s := newSVG(640, 120, chart, Titles[chart])
-	s.text(320, 64, "middle", "empty", note, 0, "")
-	return s.String()
+// drawEmpty draws a chart without data as its frame and a note explaining why.
+func drawEmpty(newCanvas newCanvasFunc, chart, note string) {
+	s := newCanvas(640, 120, chart)
+	s.text(320, 64, "middle", "empty", note, 0, 0)
 }
 
 // bar is one column of a bar chart: its label and the heights of its
@@ -69,13 +84,13 @@ type bar struct {
 }
 
 // columnChart draws vertical, possibly stacked bars over a category axis.
-func columnChart(chart, yLabel string, bars []bar, colours, legend []string) string {
+func columnChart(newCanvas newCanvasFunc, chart, yLabel string, bars []bar, colours, legend []string) {
 	const left, right, top, bottom = 64.0, 16.0, 40.0, 96.0
 	width := math.Min(1200, math.Max(520, left+right+float64(len(bars))*28))
 	plotW := width - left - right
 	plotH := 260.0
 	height := top + plotH + bottom
-	s := newSVG(int(width), int(height), chart, Titles[chart])
+	s := newCanvas(int(width), int(height), chart)
 
 	maxV := 0.0
 	for _, b := range bars {
@@ -91,19 +106,19 @@ func columnChart(chart, yLabel string, bars []bar, colours, legend []string) str
 	for _, t := range ticks {
 		y := base - t*scale
 		s.line(left, y, left+plotW, y, "#e0e0e0")
-		s.text(left-6, y+4, "end", "tick", strconv.FormatFloat(t, 'f', -1, 64), 0, "")
+		s.text(left-6, y+4, "end", "tick", strconv.FormatFloat(t, 'f', -1, 64), 0, 0)
 	}
 	s.line(left, base, left+plotW, base, "#333333")
 	s.line(left, top, left, base, "#333333")
-	s.text(16, top+plotH/2, "middle", "axis-label", yLabel, 0, fmt.Sprintf(` transform="rotate(-90 16 %.1f)"`, top+plotH/2))
-	s.text(left+plotW/2, height-8, "middle", "axis-label", "day (UTC; days without probe requests are left out)", 0, "")
+	s.text(16, top+plotH/2, "middle", "axis-label", yLabel, 0, -90)
+	s.text(left+plotW/2, height-8, "middle", "axis-label", "day (UTC; days without probe requests are left out)", 0, 0)
 
 	slot := plotW / float64(len(bars))
 	barW := math.Max(1, slot*0.8)
 	every := int(math.Ceil(float64(len(bars)) / 40)) // at most 40 day labels
 	for i, b := range bars {
 		x := left + float64(i)*slot + (slot-barW)/2
-		s.raw(fmt.Sprintf(`<g class="bar" data-label="%s">`, escape(b.label)))
+		s.group("bar", b.label)
 		y := base
 		for k, v := range b.segments {
 			if v <= 0 {
@@ -114,26 +129,26 @@ func columnChart(chart, yLabel string, bars []bar, colours, legend []string) str
 			s.rect(x, y, barW, h, "segment", colours[k], b.tooltip)
 		}
 		if b.note != "" && slot >= 30 {
-			s.text(x+barW/2, y-4, "middle", "bar-note", b.note, 0, "")
+			s.text(x+barW/2, y-4, "middle", "bar-note", b.note, 0, 0)
 		}
-		s.raw(`</g>`)
+		s.endGroup()
 		if i%every == 0 {
 			lx, ly := x+barW/2, base+12
-			s.text(lx, ly, "end", "tick", b.label, 0, fmt.Sprintf(` transform="rotate(-45 %.1f %.1f)"`, lx, ly))
+			s.text(lx, ly, "end", "tick", b.label, 0, -45)
 		}
 	}
 
 	for k, name := range legend {
 		x := left + 8 + float64(k)*180
 		s.rect(x, 12, 12, 12, "legend", colours[k], name)
-		s.text(x+18, 22, "start", "legend-label", name, 0, "")
+		s.text(x+18, 22, "start", "legend-label", name, 0, 0)
 	}
-	return s.String()
 }
 
-func probesPerDaySVG(days []DayCount) string {
+func drawProbesPerDay(newCanvas newCanvasFunc, days []DayCount) {
 	if len(days) == 0 {
-		return emptySVG(ChartProbesPerDay, noProbes)
+		drawEmpty(newCanvas, ChartProbesPerDay, noProbes)
+		return
 	}
 	bars := make([]bar, len(days))
 	for i, d := range days {
@@ -141,12 +156,13 @@ func probesPerDaySVG(days []DayCount) string {
 		bars[i] = bar{label: day, segments: []float64{float64(d.Probes)},
 			tooltip: fmt.Sprintf("%s: %d probe requests", day, d.Probes)}
 	}
-	return columnChart(ChartProbesPerDay, "probe requests", bars, []string{"#3b75af"}, nil)
+	columnChart(newCanvas, ChartProbesPerDay, "probe requests", bars, []string{"#3b75af"}, nil)
 }
 
-func devicesPerDaySVG(days []DayDevices) string {
+func drawDevicesPerDay(newCanvas newCanvasFunc, days []DayDevices) {
 	if len(days) == 0 {
-		return emptySVG(ChartDevicesPerDay, noProbes)
+		drawEmpty(newCanvas, ChartDevicesPerDay, noProbes)
+		return
 	}
 	bars := make([]bar, len(days))
 	for i, d := range days {
@@ -159,7 +175,7 @@ func devicesPerDaySVG(days []DayDevices) string {
 			note:     fmt.Sprintf("%.0f%%", share),
 		}
 	}
-	return columnChart(ChartDevicesPerDay, "distinct source addresses", bars,
+	columnChart(newCanvas, ChartDevicesPerDay, "distinct source addresses", bars,
 		[]string{"#3b75af", "#ef8636"}, []string{"globally unique address", "randomised address"})
 }
 
@@ -172,15 +188,16 @@ func randomisedShare(d DayDevices) float64 {
 	return 100 * float64(d.Randomised) / float64(d.Devices)
 }
 
-func subtypesSVG(subtypes []SubtypeCount) string {
+func drawSubtypes(newCanvas newCanvasFunc, subtypes []SubtypeCount) {
 	if len(subtypes) == 0 {
-		return emptySVG(ChartSubtypes, "No frames in the input.")
+		drawEmpty(newCanvas, ChartSubtypes, "No frames in the input.")
+		return
 	}
 	const left, right, top, rowH = 240.0, 80.0, 24.0, 22.0
 	width := 900.0
 	plotW := width - left - right
 	height := top + float64(len(subtypes))*rowH + 40
-	s := newSVG(int(width), int(height), ChartSubtypes, Titles[ChartSubtypes])
+	s := newCanvas(int(width), int(height), ChartSubtypes)
 
 	maxV := float64(subtypes[0].Frames)
 	for _, st := range subtypes {
@@ -190,21 +207,21 @@ func subtypesSVG(subtypes []SubtypeCount) string {
 		y := top + float64(i)*rowH
 		label := subtypeLabel(st)
 		w := math.Max(1, float64(st.Frames)/maxV*plotW)
-		s.text(left-8, y+rowH/2+4, "end", "category", label, 36, "")
-		s.raw(`<g class="bar">`)
+		s.text(left-8, y+rowH/2+4, "end", "category", label, 36, 0)
+		s.group("bar", "")
 		s.rect(left, y+3, w, rowH-6, "segment", "#3b75af", fmt.Sprintf("%s: %d frames", label, st.Frames))
-		s.raw(`</g>`)
-		s.text(left+w+6, y+rowH/2+4, "start", "value", strconv.FormatInt(st.Frames, 10), 0, "")
+		s.endGroup()
+		s.text(left+w+6, y+rowH/2+4, "start", "value", strconv.FormatInt(st.Frames, 10), 0, 0)
 	}
 	base := top + float64(len(subtypes))*rowH
 	s.line(left, top, left, base, "#333333")
-	s.text(left+plotW/2, base+28, "middle", "axis-label", "frames (bar length relative to the most frequent subtype)", 0, "")
-	return s.String()
+	s.text(left+plotW/2, base+28, "middle", "axis-label", "frames (bar length relative to the most frequent subtype)", 0, 0)
 }
 
-func signalSVG(h Heatmap) string {
+func drawSignal(newCanvas newCanvasFunc, h Heatmap) {
 	if len(h.Devices) == 0 {
-		return emptySVG(ChartSignal, "No probe requests with a signal strength in the input.")
+		drawEmpty(newCanvas, ChartSignal, "No probe requests with a signal strength in the input.")
+		return
 	}
 	const left, right, top, rowH = 200.0, 24.0, 56.0, 18.0
 	width := 1000.0
@@ -212,25 +229,25 @@ func signalSVG(h Heatmap) string {
 	cellW := plotW / float64(h.Buckets)
 	plotH := float64(len(h.Devices)) * rowH
 	height := top + plotH + 70
-	s := newSVG(int(width), int(height), ChartSignal, Titles[ChartSignal])
+	s := newCanvas(int(width), int(height), ChartSignal)
 
 	note := fmt.Sprintf("%d devices; bucket width %s; colour: mean signal in dBm", len(h.Devices), formatWidth(h.Width))
 	if h.TotalDevices > int64(len(h.Devices)) {
 		note = fmt.Sprintf("top %d of %d devices by probe requests; bucket width %s; colour: mean signal in dBm",
 			len(h.Devices), h.TotalDevices, formatWidth(h.Width))
 	}
-	s.text(left, 16, "start", "note", note, 0, "")
+	s.text(left, 16, "start", "note", note, 0, 0)
 	for i := 0; i <= 4; i++ {
 		dbm := signalWeak + float64(i)*(signalStrong-signalWeak)/4
 		x := left + float64(i)*70
 		s.rect(x, 26, 70, 10, "legend", signalColour(dbm), fmt.Sprintf("%.0f dBm", dbm))
-		s.text(x, 48, "start", "tick", fmt.Sprintf("%.0f", dbm), 0, "")
+		s.text(x, 48, "start", "tick", fmt.Sprintf("%.0f", dbm), 0, 0)
 	}
-	s.text(left+360, 36, "start", "tick", "dBm (weak → strong)", 0, "")
+	s.text(left+360, 36, "start", "tick", "dBm (weak → strong)", 0, 0)
 
 	for r, d := range h.Devices {
 		y := top + float64(r)*rowH
-		s.text(left-6, y+rowH/2+4, "end", "category", d.Name, maxLabelRunes, "")
+		s.text(left-6, y+rowH/2+4, "end", "category", d.Name, maxLabelRunes, 0)
 		s.rect(left, y, plotW, rowH-1, "row", "#f4f4f4", fmt.Sprintf("%s (%s): %d probe requests", d.Name, d.Address, d.Probes))
 		for b := 0; b < h.Buckets; b++ {
 			c, ok := h.Cells[[2]int{r, b}]
@@ -249,10 +266,9 @@ func signalSVG(h Heatmap) string {
 	for b := 0; b < h.Buckets; b += every {
 		x := left + float64(b)*cellW
 		s.line(x, base, x, base+4, "#333333")
-		s.text(x, base+16, "start", "tick", h.Start.Add(time.Duration(b)*h.Width).Format("2006-01-02 15:04:05"), 0, "")
+		s.text(x, base+16, "start", "tick", h.Start.Add(time.Duration(b)*h.Width).Format("2006-01-02 15:04:05"), 0, 0)
 	}
-	s.text(left+plotW/2, base+40, "middle", "axis-label", "time (UTC), from the first probe request of these devices", 0, "")
-	return s.String()
+	s.text(left+plotW/2, base+40, "middle", "axis-label", "time (UTC), from the first probe request of these devices", 0, 0)
 }
 
 // formatWidth writes a bucket width in the largest whole unit.
@@ -268,23 +284,24 @@ func formatWidth(d time.Duration) string {
 	return d.String()
 }
 
-func graphSVG(g Graph) string {
+func drawGraph(newCanvas newCanvasFunc, g Graph) {
 	if len(g.Edges) == 0 {
-		return emptySVG(ChartSSIDGraph, "No probe requests for a named network (only wildcard probes, or none).")
+		drawEmpty(newCanvas, ChartSSIDGraph, "No probe requests for a named network (only wildcard probes, or none).")
+		return
 	}
 	const top, rowH, deviceX, ssidX = 48.0, 20.0, 260.0, 640.0
 	rows := max(len(g.Devices), len(g.SSIDs))
 	width, height := 960.0, top+float64(rows)*rowH+24
-	s := newSVG(int(width), int(height), ChartSSIDGraph, Titles[ChartSSIDGraph])
+	s := newCanvas(int(width), int(height), ChartSSIDGraph)
 
 	note := fmt.Sprintf("%d devices, %d networks; line width grows with the number of probe requests", len(g.Devices), len(g.SSIDs))
 	if g.TotalDevices > len(g.Devices) || g.TotalSSIDs > len(g.SSIDs) {
 		note = fmt.Sprintf("%d of %d devices and %d of %d networks (the most active); line width grows with the number of probe requests",
 			len(g.Devices), g.TotalDevices, len(g.SSIDs), g.TotalSSIDs)
 	}
-	s.text(16, 16, "start", "note", note, 0, "")
-	s.text(deviceX, 36, "end", "axis-label", "device (source address)", 0, "")
-	s.text(ssidX, 36, "start", "axis-label", "network (SSID)", 0, "")
+	s.text(16, 16, "start", "note", note, 0, 0)
+	s.text(deviceX, 36, "end", "axis-label", "device (source address)", 0, 0)
+	s.text(ssidX, 36, "start", "axis-label", "network (SSID)", 0, 0)
 
 	// Devices and SSIDs are centred in the height, so a short column
 	// lines up with the middle of a long one.
@@ -296,23 +313,19 @@ func graphSVG(g Graph) string {
 	}
 	for _, e := range g.Edges {
 		w := 1 + math.Log10(float64(e.Probes))
-		fmt.Fprintf(&s.b, `<line class="edge" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#7a9cc6" stroke-opacity="0.7" stroke-width="%.1f"><title>%s → %s: %d probe requests</title></line>`,
-			deviceX, deviceY(e.Device), ssidX, ssidY(e.SSID), w,
-			escape(g.Devices[e.Device].Address), escape(g.SSIDs[e.SSID].Text), e.Probes)
+		s.edge(deviceX, deviceY(e.Device), ssidX, ssidY(e.SSID), w, "#7a9cc6", 0.7,
+			fmt.Sprintf("%s → %s: %d probe requests", g.Devices[e.Device].Address, g.SSIDs[e.SSID].Text, e.Probes))
 	}
 	for i, d := range g.Devices {
 		y := deviceY(i)
-		fmt.Fprintf(&s.b, `<circle class="node device" cx="%.1f" cy="%.1f" r="5" fill="#3b75af"><title>%s (%s): %d directed probe requests</title></circle>`,
-			deviceX, y, escape(d.Name), escape(d.Address), d.Probes)
-		s.text(deviceX-10, y+4, "end", "category", d.Name, maxLabelRunes, "")
+		s.circle(deviceX, y, 5, "node device", "#3b75af", fmt.Sprintf("%s (%s): %d directed probe requests", d.Name, d.Address, d.Probes))
+		s.text(deviceX-10, y+4, "end", "category", d.Name, maxLabelRunes, 0)
 	}
 	for i, n := range g.SSIDs {
 		y := ssidY(i)
-		fmt.Fprintf(&s.b, `<circle class="node ssid" cx="%.1f" cy="%.1f" r="5" fill="#ef8636"><title>%s: %d devices</title></circle>`,
-			ssidX, y, escape(n.Text), n.Devices)
-		s.text(ssidX+10, y+4, "start", "category", n.Text, 40, "")
+		s.circle(ssidX, y, 5, "node ssid", "#ef8636", fmt.Sprintf("%s: %d devices", n.Text, n.Devices))
+		s.text(ssidX+10, y+4, "start", "category", n.Text, 40, 0)
 	}
-	return s.String()
 }
 
 // subtypeLabel is a subtype's name and number.

@@ -32,12 +32,14 @@ func escape(text string) string {
 	return b.String()
 }
 
-// text writes a label; anchor is start, middle or end. A label longer than
-// maxRunes is cut with an ellipsis and keeps its full text in a <title>
-// tooltip.
-func (s *svg) text(x, y float64, anchor, class, label string, maxRunes int, extra string) {
+func (s *svg) text(x, y float64, anchor, class, label string, maxRunes int, rotate float64) {
 	visible := truncate(label, maxRunes)
-	fmt.Fprintf(&s.b, `<text x="%.1f" y="%.1f" text-anchor="%s" class="%s"%s>`, x, y, anchor, class, extra)
+	fmt.Fprintf(&s.b, `<text x="%.1f" y="%.1f" text-anchor="%s" class="%s"`, x, y, anchor, class)
+	if rotate != 0 {
+		fmt.Fprintf(&s.b, ` transform="rotate(%g %.1f %.1f)"`, rotate, x, y)
+	}
+	s.b.WriteString(`>`)
+	// A cut label keeps its full text in a tooltip.
 	if visible != label {
 		fmt.Fprintf(&s.b, `<title>%s</title>`, escape(label))
 	}
@@ -45,7 +47,6 @@ func (s *svg) text(x, y float64, anchor, class, label string, maxRunes int, extr
 	s.b.WriteString(`</text>`)
 }
 
-// rect writes a rectangle with a tooltip.
 func (s *svg) rect(x, y, w, h float64, class, fill, tooltip string) {
 	fmt.Fprintf(&s.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" class="%s" fill="%s"><title>%s</title></rect>`,
 		x, y, w, h, class, fill, escape(tooltip))
@@ -55,7 +56,25 @@ func (s *svg) line(x1, y1, x2, y2 float64, stroke string) {
 	fmt.Fprintf(&s.b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`, x1, y1, x2, y2, stroke)
 }
 
-func (s *svg) raw(markup string) { s.b.WriteString(markup) }
+func (s *svg) edge(x1, y1, x2, y2, width float64, stroke string, opacity float64, tooltip string) {
+	fmt.Fprintf(&s.b, `<line class="edge" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-opacity="%g" stroke-width="%.1f"><title>%s</title></line>`,
+		x1, y1, x2, y2, stroke, opacity, width, escape(tooltip))
+}
+
+func (s *svg) circle(cx, cy, r float64, class, fill, tooltip string) {
+	fmt.Fprintf(&s.b, `<circle class="%s" cx="%.1f" cy="%.1f" r="%g" fill="%s"><title>%s</title></circle>`,
+		class, cx, cy, r, fill, escape(tooltip))
+}
+
+func (s *svg) group(class, label string) {
+	fmt.Fprintf(&s.b, `<g class="%s"`, class)
+	if label != "" {
+		fmt.Fprintf(&s.b, ` data-label="%s"`, escape(label))
+	}
+	s.b.WriteString(`>`)
+}
+
+func (s *svg) endGroup() { s.b.WriteString(`</g>`) }
 
 func (s *svg) String() string { return s.b.String() + `</svg>` }
 
