@@ -11,7 +11,7 @@ FUZZTIME ?= 60s
 KAFKA_ENV ?= /tmp/wifiq-servers/kafka/env
 POSTGRES_ENV ?= /tmp/wifiq-servers/postgres/env
 
-.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-stats bench-go manuf completions lint clean
+.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-stats bench-postgres bench-go manuf completions lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ fuzz: ## fuzz the decoder and the record reader for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./capture/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./record/
 
-bench: bench-decode bench-kafka bench-query bench-stats ## every benchmark next to its reference tool (needs the local broker; 2.3 GB in testdata/bench, make clean removes it)
+bench: bench-decode bench-kafka bench-query bench-stats bench-postgres ## every benchmark next to its reference tool (needs the local broker; 2.3 GB in testdata/bench, make clean removes it)
 
 bench-decode: ## decode 1,000,000+ frames with wifiq and with tshark and print the ratio
 	scripts/bench-decode.sh
@@ -61,6 +61,9 @@ bench-query: ## a query over the 1,000,000+-frame capture, cold and cached, next
 
 bench-stats: ## stats devices and fingerprint next to DuckDB (one thread), and memory with 100,000 keys
 	scripts/bench-stats.sh
+
+bench-postgres: servers ## wifiq sink postgres next to one INSERT per row, on 100,000 records
+	scripts/bench-postgres.sh
 
 bench-go: ## run the Go benchmarks (ns and allocations per frame)
 	$(GO) test -run '^$$' -bench . -benchmem ./capture/
