@@ -15,22 +15,10 @@ import (
 	"time"
 )
 
-// fpInvokeCLI runs wifiq as invokeCLI does, with the fingerprint command
-// added to the tree when NewRoot does not have it yet.
+// fpInvokeCLI runs wifiq as invokeCLI does.
 func fpInvokeCLI(t *testing.T, stdin io.Reader, args ...string) cliResult {
 	t.Helper()
-	if stdin == nil {
-		stdin = strings.NewReader("")
-	}
-	var out, errOut bytes.Buffer
-	g := &Globals{IO: &IO{In: stdin, Out: &out, ErrOut: &errOut}}
-	g.Log = slog.New(slog.NewTextHandler(&errOut, nil))
-	root := NewRoot(g, "test")
-	if cmd, _, err := root.Find([]string{"fingerprint"}); err != nil || cmd == root {
-		root.AddCommand(NewCmdFingerprint(g))
-	}
-	code := Run(context.Background(), root, g, args)
-	return cliResult{out.String(), errOut.String(), code}
+	return invokeCLI(t, stdin, args...)
 }
 
 // fpSimulatedRecords returns classic records of probe requests around the
@@ -314,9 +302,6 @@ func TestProbeReportsStopOnInterrupt(t *testing.T) {
 		g := &Globals{IO: &IO{In: newContextReader(ctx, stdin), Out: &out, ErrOut: &errOut}}
 		g.Log = slog.New(slog.NewTextHandler(&errOut, nil))
 		root := NewRoot(g, "test")
-		if cmd, _, err := root.Find([]string{"fingerprint"}); err != nil || cmd == root {
-			root.AddCommand(NewCmdFingerprint(g))
-		}
 		done := make(chan int)
 		go func() { done <- Run(ctx, root, g, args) }()
 		cancel()

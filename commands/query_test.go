@@ -15,24 +15,12 @@ import (
 	"time"
 )
 
-// invokeQueryCLI runs wifiq as invokeCLI does, with the query command added
-// to the tree when NewRoot does not have it yet. The user cache directory
-// is a temporary one, so no test writes to the real cache.
+// invokeQueryCLI runs wifiq as invokeCLI does, with a temporary user cache
+// directory, so that no test writes to the real cache.
 func invokeQueryCLI(t *testing.T, stdin io.Reader, args ...string) cliResult {
 	t.Helper()
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	if stdin == nil {
-		stdin = strings.NewReader("")
-	}
-	var out, errOut bytes.Buffer
-	g := &Globals{IO: &IO{In: stdin, Out: &out, ErrOut: &errOut}}
-	g.Log = slog.New(slog.NewTextHandler(&errOut, nil))
-	root := NewRoot(g, "test")
-	if cmd, _, err := root.Find([]string{"query"}); err != nil || cmd == root {
-		root.AddCommand(NewCmdQuery(g))
-	}
-	code := Run(context.Background(), root, g, args)
-	return cliResult{out.String(), errOut.String(), code}
+	return invokeCLI(t, stdin, args...)
 }
 
 // jsonRows parses JSON lines output.
@@ -201,9 +189,6 @@ func TestQueryDefaultCacheDirectory(t *testing.T) {
 	var out, errOut bytes.Buffer
 	g := &Globals{IO: &IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, Log: slog.New(slog.NewTextHandler(&errOut, nil))}
 	root := NewRoot(g, "test")
-	if cmd, _, err := root.Find([]string{"query"}); err != nil || cmd == root {
-		root.AddCommand(NewCmdQuery(g))
-	}
 	t.Setenv("XDG_CACHE_HOME", home)
 	code := Run(context.Background(), root, g, []string{"query", "SELECT 1", casesDir + "V7_channel_from_frequency.pcap"})
 	manifests, _ := filepath.Glob(filepath.Join(home, "wifiq", "query", "*.json"))

@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/png"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,20 +20,12 @@ import (
 	reports "github.com/wifiq/wifiq/report"
 )
 
-// invokeReportCLI runs wifiq with the report command added to the tree
-// when NewRoot does not have it yet, and a temporary user cache directory.
+// invokeReportCLI runs wifiq as invokeCLI does, with a temporary user
+// cache directory, so that no test writes to the real cache.
 func invokeReportCLI(t *testing.T, args ...string) cliResult {
 	t.Helper()
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	var out, errOut bytes.Buffer
-	g := &Globals{IO: &IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}}
-	g.Log = slog.New(slog.NewTextHandler(&errOut, nil))
-	root := NewRoot(g, "test")
-	if cmd, _, err := root.Find([]string{"report"}); err != nil || cmd == root {
-		root.AddCommand(NewCmdReport(g))
-	}
-	code := Run(context.Background(), root, g, args)
-	return cliResult{out.String(), errOut.String(), code}
+	return invokeCLI(t, nil, args...)
 }
 
 // chartsInHTML returns the data-chart names of the svg elements of a page.

@@ -36,14 +36,13 @@ func requirePostgres(t *testing.T) *pgx.Conn {
 	return conn
 }
 
-// invokeSinkCLI runs wifiq in process with the sink command added.
+// invokeSinkCLI runs wifiq in process, bounded to two minutes.
 func invokeSinkCLI(t *testing.T, stdin string, args ...string) cliResult {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	g := &Globals{IO: &IO{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}}
 	g.Log = slog.New(slog.NewTextHandler(&errOut, nil))
 	root := NewRoot(g, "test")
-	root.AddCommand(NewCmdSink(g))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	code := Run(ctx, root, g, args)

@@ -23,8 +23,8 @@ var probeCaptures = []string{
 	corpusDir + "fragattacks__amsdu-inject-fromap.pcapng",
 }
 
-// invokeSplitCLI runs wifiq with the split and enrich commands added to
-// the tree when NewRoot does not have them yet.
+// invokeSplitCLI runs wifiq as invokeCLI does, with a context of the
+// test's choosing and output buffers that the test may read while it runs.
 func invokeSplitCLI(t *testing.T, ctx context.Context, stdin io.Reader, args ...string) cliResult {
 	t.Helper()
 	if stdin == nil {
@@ -33,17 +33,7 @@ func invokeSplitCLI(t *testing.T, ctx context.Context, stdin io.Reader, args ...
 	var out, errOut lockedBuffer
 	g := &Globals{IO: &IO{In: stdin, Out: &out, ErrOut: &errOut}}
 	g.Log = slog.New(slog.NewTextHandler(&errOut, nil))
-	root := NewRoot(g, "test")
-	for _, name := range []string{"split", "enrich"} {
-		if cmd, _, err := root.Find([]string{name}); err != nil || cmd == root {
-			if name == "split" {
-				root.AddCommand(NewCmdSplit(g))
-			} else {
-				root.AddCommand(NewCmdEnrich(g))
-			}
-		}
-	}
-	code := Run(ctx, root, g, args)
+	code := Run(ctx, NewRoot(g, "test"), g, args)
 	return cliResult{out.String(), errOut.String(), code}
 }
 
