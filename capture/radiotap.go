@@ -60,7 +60,7 @@ var radiotapFieldLayout = [29]struct{ align, size int }{
 	{0, 0},  // 28 TLVs: variable, not walked
 }
 
-// radiotapResult says how far a radiotap header could be decoded.
+// radiotapResult is how far a radiotap header could be decoded.
 type radiotapResult uint8
 
 const (

@@ -53,7 +53,7 @@ func (o *StreamOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.StateDir, "state-dir", "", "with --follow, save state and input offsets to this `directory` and resume from them on restart")
 	f.StringVar(&o.interval, "checkpoint-interval", defaultCheckpointInterval, "with --state-dir, save a checkpoint at least this often (`duration`) while records arrive, and when input pauses")
 	f.Int64Var(&o.CheckpointRecords, "checkpoint-records", defaultCheckpointRecords, "with --state-dir, save a checkpoint after this many records")
-	f.IntVar(&o.MaxGroups, "max-groups", defaultMaxGroups, "with --follow, fail when the state holds more than this many groups (keys times open windows)")
+	f.IntVar(&o.MaxGroups, "max-groups", defaultMaxGroups, "with --follow, fail when the state contains more than this many groups (keys times open windows)")
 	f.StringVar(&o.Serve, "serve", "", "with --follow, answer pull queries over HTTP on this `address` (host:port, such as 127.0.0.1:8088)")
 }
 
@@ -357,10 +357,10 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 		ckpt.Offsets[msg.Partition] = msg.Offset + 1
 		sinceCheckpoint++
 		if groups := t.engine.Groups(); groups > opts.MaxGroups {
-			return fmt.Errorf("the state holds %d groups (keys times open windows), more than --max-groups %d: raise --max-groups if the memory allows, or shorten --grace or --window so that windows close sooner", groups, opts.MaxGroups)
+			return fmt.Errorf("too many groups: the state contains %d (keys times open windows), more than --max-groups %d: raise --max-groups if the memory allows, or shorten --grace or --window so that windows close sooner", groups, opts.MaxGroups)
 		}
 		if n := table.len(); n > opts.MaxGroups {
-			return fmt.Errorf("--serve holds %d rows, more than --max-groups %d: raise --max-groups if the memory allows, or leave out --serve and query the changelog topic instead", n, opts.MaxGroups)
+			return fmt.Errorf("too many rows: --serve keeps %d, more than --max-groups %d: raise --max-groups if the memory allows, or leave out --serve and query the changelog topic instead", n, opts.MaxGroups)
 		}
 		if consumer.Buffered() == 0 && (sinceCheckpoint >= opts.CheckpointRecords || time.Since(lastCheckpoint) >= opts.CheckpointInterval) {
 			if err := checkpointNow(); err != nil {

@@ -149,7 +149,7 @@ func (s *servedTable) len() int {
 	return len(s.rows)
 }
 
-// servedRow is one row of a pull query's answer.
+// servedRow is one row of a pull query's response.
 type servedRow struct {
 	Key   json.RawMessage `json:"key"`
 	Value json.RawMessage `json:"value"`
@@ -177,7 +177,7 @@ func (s *servedTable) query(filter map[string]string, from, to int64) []servedRo
 	return rows
 }
 
-// serveTable answers pull queries on addr until the returned function is
+// serveTable serves pull queries on addr until the returned function is
 // called:
 //
 //	GET /rows                          every row

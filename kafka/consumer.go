@@ -100,9 +100,9 @@ type Consumer struct {
 	next    int
 
 	// startsToCommit are the start positions of a group's partitions that
-	// had no committed offset and whose messages were not marked: Close
-	// commits them, so that a run that starts at latest and reads nothing
-	// still moves the group to where it looked.
+	// had no committed offset and whose messages were not marked. Close
+	// commits them, so a run from latest that reads nothing still records
+	// where it started.
 	startsMu       sync.Mutex
 	startsToCommit map[int32]int64
 }
@@ -498,8 +498,8 @@ func (c *Consumer) Close() error {
 	}
 	if c.group != "" {
 		if commitErr := c.commitStarts(); commitErr != nil {
-			// Nothing was read from these partitions, so nothing is lost:
-			// the next run starts from the same position again.
+			// Only start positions were to be committed, so the failure
+			// skips nothing: the next run starts from the same place.
 			c.log.Warn("the group's start offsets were not committed", "topic", c.topic, "group", c.group, "err", commitErr)
 		}
 	}

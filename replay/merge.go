@@ -42,7 +42,7 @@ func Expand(args []string) ([]string, error) {
 				}
 			}
 			if found == 0 {
-				return nil, fmt.Errorf("directory %s holds no capture files (pcap, pcapng, or gzip-compressed)", arg)
+				return nil, fmt.Errorf("no capture files (pcap, pcapng, or gzip-compressed) found in directory %s", arg)
 			}
 		case err == nil:
 			names = append(names, arg)

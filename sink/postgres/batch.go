@@ -315,7 +315,7 @@ func (s *Sink) merge(ctx context.Context, tx pgx.Tx, b *batch) error {
 // rows the server refuses to the dead letter. firstErr is the error of the
 // batched attempt.
 func (s *Sink) writeRowByRow(ctx context.Context, conn *pgx.Conn, b *batch, firstErr error) error {
-	s.log.Warn("the server refused a batch, retrying row by row", "table", s.opts.Table, "rows", len(b.rows), "err", firstErr)
+	s.log.Warn("server rejected a batch; retrying row by row", "table", s.opts.Table, "rows", len(b.rows), "err", firstErr)
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
@@ -370,7 +370,7 @@ func storeOffsets(ctx context.Context, tx pgx.Tx, table string, offsets map[Posi
 	return nil
 }
 
-// isDataError tells errors caused by a row's values: SQLSTATE classes 22
+// isDataError reports errors caused by a row's values: SQLSTATE classes 22
 // (data exception), 23 (integrity constraint) and 54 (program limit
 // exceeded, such as an index row larger than a page allows).
 func isDataError(err error) bool {
@@ -385,7 +385,7 @@ func isDataError(err error) bool {
 	return false
 }
 
-// retryable tells errors that a new connection may fix: network errors
+// retryable reports errors that a new connection may fix: network errors
 // and the server shutting down, starting or out of connections.
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError

@@ -53,7 +53,7 @@ type Options struct {
 	RetryFor time.Duration
 }
 
-// Position is where a record came from in Kafka.
+// Position is the topic, partition and offset of a record read from Kafka.
 type Position struct {
 	Topic     string
 	Partition int32
