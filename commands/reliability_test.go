@@ -69,8 +69,15 @@ type ownBroker struct {
 // it when the test ends.
 func startOwnBroker(t *testing.T) *ownBroker {
 	t.Helper()
+	return startOwnBrokerIn(t, t.TempDir())
+}
+
+// startOwnBrokerIn starts a broker with state directory STATE and the extra
+// scripts/kafka.sh settings EXTRA (NAME=VALUE), and stops it when the test
+// ends.
+func startOwnBrokerIn(t *testing.T, state string, extra ...string) *ownBroker {
+	t.Helper()
 	requireOwnBroker(t)
-	state := t.TempDir()
 	port := freePortBlock(t)
 	b := &ownBroker{brokers: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 
@@ -92,6 +99,7 @@ func startOwnBroker(t *testing.T) *ownBroker {
 		"WIFIQ_KAFKA_SASL_PLAINTEXT_PORT="+strconv.Itoa(port+2),
 		"WIFIQ_KAFKA_CONTROLLER_PORT="+strconv.Itoa(port+3),
 	)
+	b.env = append(b.env, extra...)
 
 	// The cleanup is registered before the start, so a start that fails
 	// halfway still stops the process. It runs before t.TempDir deletes

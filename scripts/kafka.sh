@@ -28,6 +28,7 @@ CONTROLLER_PORT="${WIFIQ_KAFKA_CONTROLLER_PORT:-19095}"
 DEFAULT_SASL_USER="${WIFIQ_KAFKA_SASL_USER:-wifiq}"
 HEAP_OPTS="${WIFIQ_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 START_TIMEOUT="${WIFIQ_KAFKA_START_TIMEOUT:-120}"
+LOG_ROLL_SIZE="${WIFIQ_KAFKA_LOG_ROLL_SIZE:-20MB}"
 STOP_TIMEOUT="${WIFIQ_KAFKA_STOP_TIMEOUT:-30}"
 JAVA_HOME_17="${WIFIQ_KAFKA_JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
 
@@ -232,7 +233,10 @@ EOF
 }
 
 write_log4j_configs() {
-  write_file "$SERVER_LOG4J" <<'EOF'
+  if [[ ! "$LOG_ROLL_SIZE" =~ ^[1-9][0-9]*(KB|MB|GB)$ ]]; then
+    die "WIFIQ_KAFKA_LOG_ROLL_SIZE=$LOG_ROLL_SIZE is not a size such as 512KB, 20MB or 1GB"
+  fi
+  sed "s/@LOG_ROLL_SIZE@/$LOG_ROLL_SIZE/" <<'EOF' | write_file "$SERVER_LOG4J"
 # Broker logging: one size-limited file, ${sys:kafka.logs.dir}/server.log.
 status = warn
 appender.server.type = RollingFile
@@ -243,7 +247,7 @@ appender.server.layout.type = PatternLayout
 appender.server.layout.pattern = [%d] %p %m (%c)%n
 appender.server.policies.type = Policies
 appender.server.policies.size.type = SizeBasedTriggeringPolicy
-appender.server.policies.size.size = 20MB
+appender.server.policies.size.size = @LOG_ROLL_SIZE@
 appender.server.strategy.type = DefaultRolloverStrategy
 appender.server.strategy.max = 3
 rootLogger.level = INFO
@@ -427,9 +431,38 @@ check_ports_free() {
 }
 
 # Sizes of the log files before the current start, so that startup checks
-# and error output look only at what this run wrote.
+# and error output look only at what this run wrote. SERVER_LOG_INODE tells
+# whether log4j has rolled server.log since: it renames the file to
+# server.log.1 and opens a new one.
 SERVER_LOG_OFFSET=0
+SERVER_LOG_INODE=""
 CONSOLE_LOG_OFFSET=0
+
+file_inode() {
+  stat -c %i "$1" 2>/dev/null || true
+}
+
+# Print what the broker wrote to its server log since this start began: the
+# rest of the file that was server.log then (server.log.1 after a roll,
+# or further on after several), any newer rolled file, then server.log.
+server_log_since_start() {
+  if [[ "$(file_inode "$SERVER_LOG")" == "$SERVER_LOG_INODE" ]]; then
+    tail -c "+$((SERVER_LOG_OFFSET + 1))" "$SERVER_LOG" 2>/dev/null || true
+    return 0
+  fi
+  local i file started=""
+  for ((i = 3; i >= 1; i--)); do
+    file="$SERVER_LOG.$i"
+    [[ -f "$file" ]] || continue
+    if [[ -n "$started" ]]; then
+      cat "$file"
+    elif [[ -n "$SERVER_LOG_INODE" && "$(file_inode "$file")" == "$SERVER_LOG_INODE" ]]; then
+      tail -c "+$((SERVER_LOG_OFFSET + 1))" "$file"
+      started=1
+    fi
+  done
+  cat "$SERVER_LOG" 2>/dev/null || true
+}
 
 file_size() {
   if [[ -f "$1" ]]; then
@@ -440,7 +473,11 @@ file_size() {
 }
 
 show_startup_output() {
-  show_log_tail_after "$SERVER_LOG" "$SERVER_LOG_OFFSET" 40
+  local server_output
+  server_output="$(server_log_since_start | tail -n 40)"
+  if [[ -n "$server_output" ]]; then
+    printf -- '----- last 40 lines written to %s during this run -----\n%s\n' "$SERVER_LOG" "$server_output" >&2
+  fi
   show_log_tail_after "$CONSOLE_LOG" "$CONSOLE_LOG_OFFSET" 20
 }
 
@@ -454,8 +491,7 @@ broker_started() {
     rm -f "$PID_FILE"
     die "the Kafka broker (pid $pid) exited during startup; see the output above and the logs in $LOG_DIR"
   fi
-  [[ -f "$SERVER_LOG" ]] || return 1
-  tail -c "+$((SERVER_LOG_OFFSET + 1))" "$SERVER_LOG" | grep -qF "$STARTED_MESSAGE" || return 1
+  server_log_since_start | grep -qF "$STARTED_MESSAGE" || return 1
   port_open "$HOST" "$PLAINTEXT_PORT"
 }
 
@@ -498,6 +534,7 @@ command_start() {
   format_storage_if_needed "$java_binary"
 
   SERVER_LOG_OFFSET="$(file_size "$SERVER_LOG")"
+  SERVER_LOG_INODE="$(file_inode "$SERVER_LOG")"
   CONSOLE_LOG_OFFSET="$(file_size "$CONSOLE_LOG")"
   printf '\n===== %s: kafka.sh start, Kafka %s, %s =====\n' \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$KAFKA_VERSION" "$java_binary" >>"$CONSOLE_LOG"
