@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,8 +51,9 @@ func NewCmdReport(g *Globals) *cobra.Command {
 		Short: "Chart captures as one HTML page, an SVG or PNG file, or text on the terminal",
 		Long: `Load captures or records as wifiq query does and chart them:
 
-  probes-per-day    probe requests per day (UTC)
-  devices-per-day   distinct source addresses of probe requests per day, and
+  probes-per-day    probe requests per day (UTC, or the --tz zone)
+  devices-per-day   distinct source addresses of probe requests per day (UTC,
+                    or the --tz zone), and
                     the share with a randomised (locally administered) address
   signal-heatmap    mean signal in dBm of the devices with most probe
                     requests, per time bucket
@@ -67,7 +69,7 @@ the subtypes; colour only on a terminal without NO_COLOR. docs/report.md shows
 the SQL of each chart.`,
 		Example: `  wifiq report /pcap_data/ -o report.html
   wifiq report --chart signal-heatmap --top 50 -o signal.svg '/pcap_data/mon0_*'
-  wifiq report --chart devices-per-day -o devices.png capture.pcapng
+  wifiq report --chart devices-per-day --tz Europe/Berlin -o devices.png capture.pcapng
   wifiq report --terminal capture.pcapng
   wifiq report --from kafka:pcap -o report.html`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -99,6 +101,7 @@ the SQL of each chart.`,
 	f.StringVar(&opts.Chart, "chart", "", "write only this chart as SVG, or PNG with -o FILE.png: {"+strings.Join(reports.Charts, "|")+"}")
 	f.Float64Var(&opts.Scale, "scale", opts.Scale, fmt.Sprintf("PNG pixels per SVG pixel, %g to %g", reports.MinPNGScale, reports.MaxPNGScale))
 	f.BoolVar(&opts.Terminal, "terminal", false, "print text charts of probe requests per day and frames per subtype instead")
+	f.StringVar(&opts.Limits.TimeZone, "tz", "UTC", "time `zone` of the days in the per-day charts (an IANA name such as Europe/Berlin)")
 	f.IntVar(&opts.Limits.TopDevices, "top", opts.Limits.TopDevices, "devices in the signal heatmap, those with most probe requests")
 	f.IntVar(&opts.Limits.Buckets, "buckets", opts.Limits.Buckets, "maximum number of time buckets in the signal heatmap")
 	f.IntVar(&opts.Limits.GraphDevices, "graph-devices", opts.Limits.GraphDevices, "devices in the SSID graph, those with most directed probe requests")
@@ -141,6 +144,9 @@ func (o *ReportOptions) check() error {
 	}
 	if o.Scale < reports.MinPNGScale || o.Scale > reports.MaxPNGScale || math.IsNaN(o.Scale) {
 		return usagef("invalid --scale %g: want %g to %g", o.Scale, reports.MinPNGScale, reports.MaxPNGScale)
+	}
+	if _, err := time.LoadLocation(o.Limits.TimeZone); err != nil || o.Limits.TimeZone == "" || o.Limits.TimeZone == "Local" {
+		return usagef("invalid --tz %q: want an IANA zone name such as UTC or Europe/Berlin", o.Limits.TimeZone)
 	}
 	limits := []struct {
 		flag  string

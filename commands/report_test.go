@@ -70,6 +70,8 @@ func TestReportFlagErrors(t *testing.T) {
 		{[]string{"--top", "0", "-o", "x.html", capture}, "invalid --top 0"},
 		{[]string{"--buckets", "5000", "-o", "x.html", capture}, "invalid --buckets 5000"},
 		{[]string{"-o", "x.html", "no-such-dir/*.pcap"}, "no-such-dir"},
+		{[]string{"--tz", "Mars/Olympus", "-o", "x.html", capture}, `invalid --tz "Mars/Olympus"`},
+		{[]string{"--tz", "Local", "-o", "x.html", capture}, `invalid --tz "Local"`},
 	}
 	for _, c := range cases {
 		res := invokeReportCLI(t, append([]string{"report"}, c.args...)...)

@@ -47,9 +47,9 @@ func SVG(d *Data, chart string) (string, error) {
 func drawChart(d *Data, chart string, newCanvas newCanvasFunc) error {
 	switch chart {
 	case ChartProbesPerDay:
-		drawProbesPerDay(newCanvas, d.ProbesPerDay)
+		drawProbesPerDay(newCanvas, d.ProbesPerDay, d.TimeZone)
 	case ChartDevicesPerDay:
-		drawDevicesPerDay(newCanvas, d.DevicesPerDay)
+		drawDevicesPerDay(newCanvas, d.DevicesPerDay, d.TimeZone)
 	case ChartSignal:
 		drawSignal(newCanvas, d.Signal)
 	case ChartSubtypes:
@@ -84,7 +84,7 @@ type bar struct {
 }
 
 // columnChart draws vertical, possibly stacked bars over a category axis.
-func columnChart(newCanvas newCanvasFunc, chart, yLabel string, bars []bar, colours, legend []string) {
+func columnChart(newCanvas newCanvasFunc, chart, xLabel, yLabel string, bars []bar, colours, legend []string) {
 	const left, right, top, bottom = 64.0, 16.0, 40.0, 96.0
 	width := math.Min(1200, math.Max(520, left+right+float64(len(bars))*28))
 	plotW := width - left - right
@@ -111,7 +111,7 @@ func columnChart(newCanvas newCanvasFunc, chart, yLabel string, bars []bar, colo
 	s.line(left, base, left+plotW, base, "#333333")
 	s.line(left, top, left, base, "#333333")
 	s.text(16, top+plotH/2, "middle", "axis-label", yLabel, 0, -90)
-	s.text(left+plotW/2, height-8, "middle", "axis-label", "day (UTC; days without probe requests are left out)", 0, 0)
+	s.text(left+plotW/2, height-8, "middle", "axis-label", xLabel, 0, 0)
 
 	slot := plotW / float64(len(bars))
 	barW := math.Max(1, slot*0.8)
@@ -145,7 +145,12 @@ func columnChart(newCanvas newCanvasFunc, chart, yLabel string, bars []bar, colo
 	}
 }
 
-func drawProbesPerDay(newCanvas newCanvasFunc, days []DayCount) {
+// dayAxisLabel is the category axis label of the per-day charts.
+func dayAxisLabel(zone string) string {
+	return "day (" + zone + "; days without probe requests are left out)"
+}
+
+func drawProbesPerDay(newCanvas newCanvasFunc, days []DayCount, zone string) {
 	if len(days) == 0 {
 		drawEmpty(newCanvas, ChartProbesPerDay, noProbes)
 		return
@@ -156,10 +161,10 @@ func drawProbesPerDay(newCanvas newCanvasFunc, days []DayCount) {
 		bars[i] = bar{label: day, segments: []float64{float64(d.Probes)},
 			tooltip: fmt.Sprintf("%s: %d probe requests", day, d.Probes)}
 	}
-	columnChart(newCanvas, ChartProbesPerDay, "probe requests", bars, []string{"#3b75af"}, nil)
+	columnChart(newCanvas, ChartProbesPerDay, dayAxisLabel(zone), "probe requests", bars, []string{"#3b75af"}, nil)
 }
 
-func drawDevicesPerDay(newCanvas newCanvasFunc, days []DayDevices) {
+func drawDevicesPerDay(newCanvas newCanvasFunc, days []DayDevices, zone string) {
 	if len(days) == 0 {
 		drawEmpty(newCanvas, ChartDevicesPerDay, noProbes)
 		return
@@ -175,7 +180,7 @@ func drawDevicesPerDay(newCanvas newCanvasFunc, days []DayDevices) {
 			note:     fmt.Sprintf("%.0f%%", share),
 		}
 	}
-	columnChart(newCanvas, ChartDevicesPerDay, "distinct source addresses", bars,
+	columnChart(newCanvas, ChartDevicesPerDay, dayAxisLabel(zone), "distinct source addresses", bars,
 		[]string{"#3b75af", "#ef8636"}, []string{"globally unique address", "randomised address"})
 }
 

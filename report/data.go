@@ -10,21 +10,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/wifiq/wifiq/query"
 	"github.com/wifiq/wifiq/record"
 )
 
-// Statements behind the charts. Days are calendar days in UTC.
+// Statements behind the charts. $day is the calendar day of a probe's time:
+// time::DATE in UTC, or DayExpression's result for another time zone.
 const (
 	// SQLProbesPerDay counts probe requests per day.
-	SQLProbesPerDay = `SELECT time::DATE AS day, count(*) AS probes
+	SQLProbesPerDay = `SELECT $day AS day, count(*) AS probes
 FROM probes GROUP BY day ORDER BY day`
 
 	// SQLDevicesPerDay counts the distinct source addresses of probe
 	// requests per day, and those with the locally administered bit set.
-	SQLDevicesPerDay = `SELECT time::DATE AS day,
+	SQLDevicesPerDay = `SELECT $day AS day,
        count(DISTINCT sa) AS devices,
        count(DISTINCT sa) FILTER (WHERE randomised) AS randomised
 FROM probes WHERE sa IS NOT NULL GROUP BY day ORDER BY day`
@@ -64,8 +66,21 @@ FROM probes WHERE sa IS NOT NULL AND ssid <> ''
 GROUP BY sa, ssid_bytes ORDER BY sa, ssid_bytes`
 )
 
+// DayExpression returns the SQL expression for the calendar day of a
+// probe's time (a UTC TIMESTAMP) in the IANA time zone zone. It reads the
+// time as UTC whatever DuckDB's TimeZone setting is.
+func DayExpression(zone string) string {
+	if zone == "" || zone == "UTC" {
+		return "time::DATE"
+	}
+	return "timezone('" + strings.ReplaceAll(zone, "'", "''") + "', timezone('UTC', time))::DATE"
+}
+
 // Options sets the limits of the charts that could grow with the data.
 type Options struct {
+	// TimeZone is the IANA zone of the days in the per-day charts; empty
+	// means UTC.
+	TimeZone string
 	// TopDevices is the number of devices in the signal heatmap.
 	TopDevices int
 	// Buckets is the number of time buckets in the signal heatmap.
@@ -79,6 +94,8 @@ var DefaultOptions = Options{TopDevices: 20, Buckets: 48, GraphDevices: 40, Grap
 
 // Data is everything the charts show.
 type Data struct {
+	// TimeZone is the IANA zone of the days, "UTC" when none was set.
+	TimeZone      string
 	ProbesPerDay  []DayCount
 	DevicesPerDay []DayDevices
 	Subtypes      []SubtypeCount
@@ -86,13 +103,13 @@ type Data struct {
 	Graph         Graph
 }
 
-// DayCount is the number of probe requests of one UTC day.
+// DayCount is the number of probe requests of one calendar day.
 type DayCount struct {
 	Day    time.Time
 	Probes int64
 }
 
-// DayDevices is the number of distinct source addresses of one UTC day.
+// DayDevices is the number of distinct source addresses of one calendar day.
 type DayDevices struct {
 	Day                 time.Time
 	Devices, Randomised int64
@@ -159,13 +176,16 @@ type Edge struct {
 // Collect runs the statements behind every chart on db, which must have
 // been loaded.
 func Collect(ctx context.Context, db *query.DB, opts Options) (*Data, error) {
-	d := &Data{}
+	d := &Data{TimeZone: opts.TimeZone}
+	if d.TimeZone == "" {
+		d.TimeZone = "UTC"
+	}
 	steps := []struct {
 		name string
 		run  func() error
 	}{
-		{"probes per day", func() (err error) { d.ProbesPerDay, err = probesPerDay(ctx, db); return err }},
-		{"devices per day", func() (err error) { d.DevicesPerDay, err = devicesPerDay(ctx, db); return err }},
+		{"probes per day", func() (err error) { d.ProbesPerDay, err = probesPerDay(ctx, db, opts.TimeZone); return err }},
+		{"devices per day", func() (err error) { d.DevicesPerDay, err = devicesPerDay(ctx, db, opts.TimeZone); return err }},
 		{"subtypes", func() (err error) { d.Subtypes, err = subtypes(ctx, db); return err }},
 		{"signal heatmap", func() (err error) { d.Signal, err = signalHeatmap(ctx, db, opts); return err }},
 		{"device-to-SSID graph", func() (err error) { d.Graph, err = ssidGraph(ctx, db, opts); return err }},
@@ -199,18 +219,18 @@ func eachRow(ctx context.Context, db *query.DB, text string, fn func(values []an
 	}
 }
 
-func probesPerDay(ctx context.Context, db *query.DB) ([]DayCount, error) {
+func probesPerDay(ctx context.Context, db *query.DB, zone string) ([]DayCount, error) {
 	var out []DayCount
-	err := eachRow(ctx, db, SQLProbesPerDay, func(v []any) error {
+	err := eachRow(ctx, db, strings.ReplaceAll(SQLProbesPerDay, "$day", DayExpression(zone)), func(v []any) error {
 		out = append(out, DayCount{Day: asTime(v[0]), Probes: asInt(v[1])})
 		return nil
 	})
 	return out, err
 }
 
-func devicesPerDay(ctx context.Context, db *query.DB) ([]DayDevices, error) {
+func devicesPerDay(ctx context.Context, db *query.DB, zone string) ([]DayDevices, error) {
 	var out []DayDevices
-	err := eachRow(ctx, db, SQLDevicesPerDay, func(v []any) error {
+	err := eachRow(ctx, db, strings.ReplaceAll(SQLDevicesPerDay, "$day", DayExpression(zone)), func(v []any) error {
 		out = append(out, DayDevices{Day: asTime(v[0]), Devices: asInt(v[1]), Randomised: asInt(v[2])})
 		return nil
 	})

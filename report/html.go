@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,7 +23,7 @@ type section struct {
 }
 
 var descriptions = map[string]string{
-	ChartProbesPerDay:  "Probe requests (subtype 4) per calendar day in UTC.",
+	ChartProbesPerDay:  "Probe requests (subtype 4) per calendar day in $zone.",
 	ChartDevicesPerDay: "Distinct source addresses of probe requests per day. The orange part has the locally administered bit set, which phones set when they randomise their address; the percentage above a bar is that share.",
 	ChartSignal:        "Mean signal (wlan_radio.signal_dbm) of each device's probe requests per time bucket. Empty cells are buckets without a probe request from that device.",
 	ChartSubtypes:      "Every frame of the input, per wlan.fc.type_subtype.",
@@ -85,7 +86,9 @@ func WriteHTML(w io.Writer, d *Data, p Page) error {
 		}
 		columns, rows := Table(d, name)
 		sections = append(sections, section{
-			Name: name, Title: Titles[name], Description: descriptions[name], SQL: sqlOf[name],
+			Name: name, Title: Titles[name],
+			Description: strings.ReplaceAll(descriptions[name], "$zone", d.TimeZone),
+			SQL:         strings.ReplaceAll(sqlOf[name], "$day", DayExpression(d.TimeZone)),
 			// The SVG is built by this package, which escapes every
 			// label it writes.
 			SVG:     template.HTML(chart),

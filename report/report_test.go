@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 	"testing"
 
 	"golang.org/x/net/html"
@@ -430,4 +431,49 @@ func TestWriteHTMLReportsWriteError(t *testing.T) {
 		t.Fatal("WriteHTML to a failing writer returned no error")
 	}
 	var _ io.Writer = errWriter{}
+}
+
+// The per-day charts count a probe on its calendar day in Options.TimeZone,
+// whatever DuckDB's own TimeZone setting (from $TZ) is.
+func TestDaysInTimeZone(t *testing.T) {
+	t.Setenv("TZ", "Asia/Tokyo")
+	// Three probes from 2024-05-01T00:00:00Z, which is 17:00 on
+	// 30 April in Los Angeles (UTC-7 in May).
+	db := loadDB(t, writeProbes(t, []probe{
+		{sa: captest.AddrSTA, ssid: []byte("home"), signal: -50},
+		{sa: captest.AddrSTA, ssid: []byte("home"), signal: -51},
+		{sa: captest.AddrAP, ssid: []byte("work"), signal: -52},
+	}))
+	cases := []struct {
+		zone, day string
+	}{
+		{"", "2024-05-01"},
+		{"UTC", "2024-05-01"},
+		{"America/Los_Angeles", "2024-04-30"},
+		{"Asia/Tokyo", "2024-05-01"},
+	}
+	for _, c := range cases {
+		opts := DefaultOptions
+		opts.TimeZone = c.zone
+		d, err := Collect(context.Background(), db, opts)
+		if err != nil {
+			t.Fatalf("zone %q: %v", c.zone, err)
+		}
+		if len(d.ProbesPerDay) != 1 || d.ProbesPerDay[0].Day.Format(time.DateOnly) != c.day || d.ProbesPerDay[0].Probes != 3 {
+			t.Errorf("zone %q: probes per day %+v, want 3 on %s", c.zone, d.ProbesPerDay, c.day)
+		}
+		if len(d.DevicesPerDay) != 1 || d.DevicesPerDay[0].Day.Format(time.DateOnly) != c.day || d.DevicesPerDay[0].Devices != 2 {
+			t.Errorf("zone %q: devices per day %+v, want 2 on %s", c.zone, d.DevicesPerDay, c.day)
+		}
+	}
+
+	opts := DefaultOptions
+	opts.TimeZone = "America/Los_Angeles"
+	_, doc, page := renderPage(t, db, opts)
+	if !strings.Contains(textContent(chartSVG(t, doc, ChartProbesPerDay)), "day (America/Los_Angeles;") {
+		t.Errorf("probes-per-day axis label does not name the zone")
+	}
+	if !strings.Contains(page, "timezone(&#39;America/Los_Angeles&#39;, timezone(&#39;UTC&#39;, time))::DATE") {
+		t.Errorf("the page does not show the SQL with the zone's day expression")
+	}
 }

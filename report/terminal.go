@@ -34,7 +34,7 @@ func WriteTerminal(w io.Writer, d *Data, opts TerminalOptions) error {
 	width := max(opts.Width, 10)
 	var b strings.Builder
 
-	b.WriteString("Probe requests per day (UTC)\n")
+	b.WriteString("Probe requests per day (" + d.TimeZone + ")\n")
 	if len(d.ProbesPerDay) == 0 {
 		b.WriteString("  " + noProbes + "\n")
 	} else {
