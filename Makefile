@@ -6,12 +6,14 @@ PREFIX   ?= /usr/local
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 60s
-# Where scripts/kafka.sh and scripts/postgres.sh write the settings of the
-# servers they started.
+# Where the server scripts (scripts/kafka.sh, postgres.sh, ...) write the
+# settings of the servers they started.
 KAFKA_ENV ?= /tmp/wifiq-servers/kafka/env
 POSTGRES_ENV ?= /tmp/wifiq-servers/postgres/env
+OPENSEARCH_ENV ?= /tmp/wifiq-servers/opensearch/env
+SERVER_ENVS := $(KAFKA_ENV) $(POSTGRES_ENV) $(OPENSEARCH_ENV)
 
-.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-stats bench-postgres bench-go manuf completions lint clean
+.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-stats bench-postgres bench-elasticsearch bench-go manuf completions lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -28,18 +30,20 @@ install: build ## install bin/wifiq, its man pages and completions under PREFIX 
 	install -D -m 0644 completions/wifiq.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/wifiq.fish
 
 test: servers ## run every test, against the local servers (started if needed)
-	set -a && . $(KAFKA_ENV) && . $(POSTGRES_ENV) && set +a && $(GO) test -count=1 ./...
+	set -a && for f in $(SERVER_ENVS); do . $$f; done && set +a && $(GO) test -count=1 ./...
 
 test-short: ## run the tests that need no server (in-process fakes only)
 	$(GO) test -count=1 ./...
 
-servers: ## start the local test servers (Kafka, PostgreSQL)
+servers: ## start the local test servers (Kafka, PostgreSQL, OpenSearch)
 	scripts/kafka.sh start
 	scripts/postgres.sh start
+	scripts/opensearch.sh start
 
 servers-stop: ## stop the local test servers
 	scripts/kafka.sh stop
 	scripts/postgres.sh stop
+	scripts/opensearch.sh stop
 
 tshark-agreement: ## compare wifiq with tshark on every capture in testdata, field by field
 	WIFIQ_REQUIRE_TSHARK=1 $(GO) test -count=1 -run TestTsharkAgreement -v ./replay/
@@ -48,7 +52,7 @@ fuzz: ## fuzz the decoder and the record reader for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./capture/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./record/
 
-bench: bench-decode bench-kafka bench-query bench-stats bench-postgres ## every benchmark next to its reference tool (needs the local broker; 2.3 GB in testdata/bench, make clean removes it)
+bench: bench-decode bench-kafka bench-query bench-stats bench-postgres bench-elasticsearch ## every benchmark next to its reference tool (needs the local broker; 2.3 GB in testdata/bench, make clean removes it)
 
 bench-decode: ## decode 1,000,000+ frames with wifiq and with tshark and print the ratio
 	scripts/bench-decode.sh
@@ -64,6 +68,9 @@ bench-stats: ## stats devices and fingerprint next to DuckDB (one thread), and m
 
 bench-postgres: servers ## wifiq sink postgres next to one INSERT per row, on 100,000 records
 	scripts/bench-postgres.sh
+
+bench-elasticsearch: servers ## wifiq sink elasticsearch next to one request per document, on 1,000,000 records
+	scripts/bench-elasticsearch.sh
 
 bench-go: ## run the Go benchmarks (ns and allocations per frame)
 	$(GO) test -run '^$$' -bench . -benchmem ./capture/

@@ -13,5 +13,6 @@ system. Each target is a subcommand.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(NewCmdSinkPostgres(g))
+	cmd.AddCommand(NewCmdSinkElasticsearch(g))
 	return cmd
 }
