@@ -13,7 +13,7 @@ POSTGRES_ENV ?= /tmp/wifiq-servers/postgres/env
 OPENSEARCH_ENV ?= /tmp/wifiq-servers/opensearch/env
 SERVER_ENVS := $(KAFKA_ENV) $(POSTGRES_ENV) $(OPENSEARCH_ENV)
 
-.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-stats bench-postgres bench-elasticsearch bench-go manuf completions lint clean
+.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-stats bench-postgres bench-elasticsearch bench-enrich bench-go manuf completions lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,7 +52,7 @@ fuzz: ## fuzz the decoder and the record reader for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./capture/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./record/
 
-bench: bench-decode bench-kafka bench-query bench-stats bench-postgres bench-elasticsearch ## every benchmark next to its reference tool (needs the local broker; 2.3 GB in testdata/bench, make clean removes it)
+bench: bench-decode bench-kafka bench-query bench-stats bench-postgres bench-elasticsearch bench-enrich ## every benchmark next to its reference tool (needs the local broker; 2.3 GB in testdata/bench, make clean removes it)
 
 bench-decode: ## decode 1,000,000+ frames with wifiq and with tshark and print the ratio
 	scripts/bench-decode.sh
@@ -71,6 +71,9 @@ bench-postgres: servers ## wifiq sink postgres next to one INSERT per row, on 10
 
 bench-elasticsearch: servers ## wifiq sink elasticsearch next to one request per document, on 1,000,000 records
 	scripts/bench-elasticsearch.sh
+
+bench-enrich: servers ## enrich 1,000,000 probe requests topic to topic and from a file, next to kcat | jq | kcat and jq
+	scripts/bench-enrich.sh
 
 bench-go: ## run the Go benchmarks (ns and allocations per frame)
 	$(GO) test -run '^$$' -bench . -benchmem ./capture/

@@ -28,6 +28,36 @@ type EnrichOptions struct {
 	// DevicesFrom is a compacted topic of device documents keyed by MAC
 	// address, as kafka:TOPIC.
 	DevicesFrom string
+	// TransactionalID is the Kafka transactional.id of an exactly-once
+	// run (--from and --to a topic, with --group).
+	TransactionalID string
+}
+
+// exactlyOnce reports whether the run joins a topic into a topic in Kafka
+// transactions: with --from kafka:TOPIC, --to kafka:TOPIC and --group.
+func (o *EnrichOptions) exactlyOnce() bool {
+	return o.Input.From != "" && o.Input.Group != "" && o.Output.kafkaTopic() != ""
+}
+
+// checkExactlyOnce validates the flags of an exactly-once run and sets
+// the default transactional ID.
+func (o *EnrichOptions) checkExactlyOnce() error {
+	if !o.exactlyOnce() {
+		if o.TransactionalID != "" {
+			return usagef("--transactional-id needs --from kafka:TOPIC, --to kafka:TOPIC and --group")
+		}
+		return nil
+	}
+	if o.Input.Start != "" {
+		return usagef("--start does not apply with --group and --to kafka:TOPIC: the run starts at the group's committed offsets, else at the earliest offset")
+	}
+	if o.Output.Key != "" {
+		return usagef("--key does not apply with --group and --to kafka:TOPIC yet: leave out --key, or --group to write keyed records without transactions")
+	}
+	if o.TransactionalID == "" {
+		o.TransactionalID = "wifiq-enrich-" + o.Input.Group
+	}
+	return nil
 }
 
 // NewCmdEnrich builds the enrich command.
@@ -65,6 +95,15 @@ MAC address: the latest value per key counts, and a tombstone deletes the
 device. With --follow the topic is followed too, so later updates change later
 joins. Only probe requests produce output; table updates change state.
 
+With --from kafka:TOPIC --to kafka:TOPIC --group GROUP the run is exactly once,
+as split's is: the enriched records and the group's input offsets are
+committed in one Kafka transaction per batch of input, so a run killed at any
+point and started again with the same group writes each probe request once,
+as consumers with isolation.level=read_committed see it. The output topic
+must exist. Two runs at the same time need different --transactional-id
+values. With --group and --to -, the group's offsets are committed once the
+run has written everything.
+
 Ubiquiti infrastructure is left out of the table: ace.device documents (type
 uap, usw, ugw, udm, uxg or ubb, or an "adopted" field) and ace.user documents
 whose oui names Ubiquiti, as a mesh access point's uplink appears.
@@ -87,6 +126,9 @@ whose oui names Ubiquiti, as a mesh access point's uplink appears.
 					return usagef("invalid --devices-from %q: want kafka:TOPIC", opts.DevicesFrom)
 				}
 			}
+			if err := opts.checkExactlyOnce(); err != nil {
+				return err
+			}
 			opts.Inputs = args
 			return enrichRun(cmd.Context(), g, opts)
 		},
@@ -94,6 +136,7 @@ whose oui names Ubiquiti, as a mesh access point's uplink appears.
 	f := cmd.Flags()
 	f.StringArrayVar(&opts.DeviceFiles, "devices", nil, "read devices from a CSV or JSON lines `file` (repeatable; later files add to earlier ones)")
 	f.StringVar(&opts.DevicesFrom, "devices-from", "", "read devices from a compacted topic keyed by MAC address, kafka:`TOPIC`")
+	f.StringVar(&opts.TransactionalID, "transactional-id", "", "with --group and --to kafka:TOPIC, the Kafka transactional.id (default wifiq-enrich-GROUP)")
 	opts.Input.addFlags(cmd)
 	// Input and output share one set of connection flags.
 	opts.Output.To = "-"
@@ -129,12 +172,22 @@ func enrichRun(ctx context.Context, g *Globals, opts *EnrichOptions) error {
 	}
 	g.Log.Info("device table loaded", "devices", table.Len())
 
+	joiner := enrich.NewJoiner(table, manufacturer)
+	if opts.exactlyOnce() {
+		err := enrichKafka(ctx, g, opts, joiner)
+		cancel()
+		follower.Wait()
+		if err == nil && problems > 0 {
+			err = partialError{fmt.Sprintf("%d device entries could not be used; the others were", problems)}
+		}
+		return err
+	}
+
 	opts.Output.Kafka = opts.Input.Kafka
 	out, err := opts.Output.open(ctx, g)
 	if err != nil {
 		return err
 	}
-	joiner := enrich.NewJoiner(table, manufacturer)
 	var line []byte
 	// A following read hands on what it joined whenever the input is quiet.
 	opts.Input.idle = out.Flush
@@ -147,6 +200,11 @@ func enrichRun(ctx context.Context, g *Globals, opts *EnrichOptions) error {
 		return out.WriteRecord(joined.Timestamp, line)
 	})
 	if err := out.close(g); readErr == nil {
+		readErr = err
+	}
+	// A group commits the offsets of what was read once the output is
+	// written, not before.
+	if err := opts.Input.finish(readErr == nil); readErr == nil {
 		readErr = err
 	}
 	cancel()
@@ -166,6 +224,60 @@ func enrichRun(ctx context.Context, g *Globals, opts *EnrichOptions) error {
 		return partialError{skippedMessage(int64(skipped), "input line")}
 	case problems > 0:
 		return partialError{fmt.Sprintf("%d device entries could not be used; the others were", problems)}
+	}
+	return nil
+}
+
+// enrichKafka runs the exactly-once consume-transform-produce loop from the
+// --from topic to the --to topic.
+func enrichKafka(ctx context.Context, g *Globals, opts *EnrichOptions, joiner *enrich.Joiner) error {
+	cfg, err := opts.Input.Kafka.config(g)
+	if err != nil {
+		return err
+	}
+	input, _, _ := kafka.ParseAddress(opts.Input.From)
+	output := opts.Output.kafkaTopic()
+	tOpts := kafka.TransformOptions{
+		InputTopic:      input,
+		Group:           opts.Input.Group,
+		TransactionalID: opts.TransactionalID,
+		OutputTopics:    []string{output},
+		Follow:          opts.Input.Follow,
+	}
+	g.Log.Info("enriching", "topic", input, "to", output, "group", tOpts.Group, "transactional_id", tOpts.TransactionalID, "kafka", cfg)
+
+	var parser valueParser
+	var line []byte
+	skipped := int64(0)
+	stats, err := kafka.TransformTopic(ctx, cfg, tOpts, g.Log, func(m kafka.Message, emit kafka.Emit) error {
+		rec, reason := parser.parse(m.Value)
+		if rec == nil {
+			skipped++
+			logValueError(g, &kafka.ValueError{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Reason: reason}, int(skipped))
+			return nil
+		}
+		if joined := joiner.Join(rec); joined != nil {
+			line = route.AppendRecord(line[:0], joined, nil)
+			emit(output, joined.Timestamp, line)
+		}
+		return nil
+	})
+	if errors.Is(err, kafka.ErrTopicNotFound) {
+		err = fmt.Errorf("%w: create the input topic and the output topic %s first", err, output)
+	}
+	if !g.Quiet {
+		// The join counts include the input of aborted transactions, which
+		// is read again; the Kafka counts are of committed ones only.
+		fmt.Fprintf(g.IO.ErrOut, "enrich: %s joined (%d matched a device, %d known), %s of other subtypes dropped\n",
+			plural(joiner.Joined, "probe request"), joiner.Matched, joiner.Known, plural(joiner.Dropped, "record"))
+		fmt.Fprintf(g.IO.ErrOut, "kafka: %s read from %s in %d committed transactions (%d aborted), %s written to %s\n",
+			plural(stats.Read, "record"), input, stats.Committed, stats.Aborted, plural(stats.Written[output], "record"), output)
+	}
+	if err != nil {
+		return err
+	}
+	if skipped > 0 {
+		return partialError{skippedMessage(skipped, "message")}
 	}
 	return nil
 }
