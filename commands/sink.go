@@ -13,6 +13,7 @@ system. Each target is a subcommand.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(NewCmdSinkPostgres(g))
+	cmd.AddCommand(NewCmdSinkNeo4j(g))
 	cmd.AddCommand(NewCmdSinkElasticsearch(g))
 	return cmd
 }
