@@ -12,9 +12,10 @@ KAFKA_ENV ?= /tmp/wifiq-servers/kafka/env
 POSTGRES_ENV ?= /tmp/wifiq-servers/postgres/env
 OPENSEARCH_ENV ?= /tmp/wifiq-servers/opensearch/env
 NEO4J_ENV ?= /tmp/wifiq-servers/neo4j/env
-SERVER_ENVS := $(KAFKA_ENV) $(POSTGRES_ENV) $(OPENSEARCH_ENV) $(NEO4J_ENV)
+REGISTRY_ENV ?= /tmp/wifiq-servers/registry/env
+SERVER_ENVS := $(KAFKA_ENV) $(POSTGRES_ENV) $(OPENSEARCH_ENV) $(NEO4J_ENV) $(REGISTRY_ENV)
 
-.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-stats bench-postgres bench-elasticsearch bench-neo4j bench-enrich bench-go manuf completions lint clean
+.PHONY: help build install test test-short servers servers-stop tshark-agreement fuzz bench bench-decode bench-kafka bench-query bench-stats bench-postgres bench-elasticsearch bench-neo4j bench-split bench-enrich bench-go manuf completions lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,8 +37,9 @@ test: servers ## run every test, against the local servers (started if needed)
 test-short: ## run the tests that need no server (in-process fakes only)
 	$(GO) test -count=1 ./...
 
-servers: ## start the local test servers (Kafka, PostgreSQL, OpenSearch, Neo4j)
+servers: ## start the local test servers (Kafka, schema registry, PostgreSQL, OpenSearch, Neo4j)
 	scripts/kafka.sh start
+	scripts/registry.sh start
 	scripts/postgres.sh start
 	scripts/opensearch.sh start
 	scripts/neo4j.sh start
@@ -47,6 +49,7 @@ servers-stop: ## stop the local test servers
 	scripts/postgres.sh stop
 	scripts/opensearch.sh stop
 	scripts/neo4j.sh stop
+	scripts/registry.sh stop
 
 tshark-agreement: ## compare wifiq with tshark on every capture in testdata, field by field
 	WIFIQ_REQUIRE_TSHARK=1 $(GO) test -count=1 -run TestTsharkAgreement -v ./replay/
@@ -55,7 +58,7 @@ fuzz: ## fuzz the decoder and the record reader for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./capture/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./record/
 
-bench: bench-decode bench-kafka bench-query bench-stats bench-postgres bench-elasticsearch bench-neo4j bench-enrich ## every benchmark next to its reference tool (needs the local broker; 2.3 GB in testdata/bench, make clean removes it)
+bench: bench-decode bench-kafka bench-query bench-stats bench-postgres bench-elasticsearch bench-neo4j bench-split bench-enrich ## every benchmark next to its reference tool (needs the local broker; 2.3 GB in testdata/bench, make clean removes it)
 
 bench-decode: ## decode 1,000,000+ frames with wifiq and with tshark and print the ratio
 	scripts/bench-decode.sh
@@ -77,6 +80,9 @@ bench-elasticsearch: servers ## wifiq sink elasticsearch next to one request per
 
 bench-neo4j: ## records/s into Neo4j: UNWIND batches next to one transaction per record (starts its own server)
 	scripts/bench-neo4j.sh
+
+bench-split: servers ## split 1,000,000 records through the broker, JSON values next to Avro values
+	scripts/bench-split.sh
 
 bench-enrich: servers ## enrich 1,000,000 probe requests topic to topic and from a file, next to kcat | jq | kcat and jq
 	scripts/bench-enrich.sh

@@ -17,6 +17,7 @@ import (
 type ConsumeOptions struct {
 	Kafka    *kafka.Config
 	Consumer kafka.ConsumerOptions
+	Registry RegistryOptions
 	// Limit stops after this many records; 0 means no limit.
 	Limit int64
 }
@@ -53,7 +54,11 @@ the next run; none is skipped.
 It exits with status 3 if messages that are not records were skipped, and
 130 if it was interrupted before the end of a bounded read (--follow ends
 with status 0 when interrupted).
-` + kafkaSettingsHelp,
+
+Avro values are written out as the same JSON records that wifiq split
+--format avro read. A value whose schema ID the registry does not have, or
+that does not decode with its schema, is reported, counted and skipped.
+` + registryHelp + kafkaSettingsHelp,
 		Example: `  wifiq consume --brokers 127.0.0.1:9092 --topic pcap | wifiq stats
   wifiq consume --kafka-config client.properties --topic pcap --group nightly-report
   wifiq consume --topic pcap --from 2024-05-01T00:00:00Z --follow`,
@@ -89,6 +94,7 @@ with status 0 when interrupted).
 	f.StringVar(&from, "from", "", "start `position`: earliest, latest, an RFC 3339 time, @MILLISECONDS, an offset or -N (default earliest)")
 	f.StringVarP(&opts.Consumer.Group, "group", "g", "", "consumer `group` that commits offsets and resumes where it stopped (default group.id)")
 	f.Int64Var(&opts.Limit, "limit", 0, "stop after this many records (default no limit)")
+	opts.Registry.addFlags(cmd)
 	kafkaOpts.addFlags(cmd)
 	return cmd
 }
@@ -99,13 +105,19 @@ type consumeCounts struct {
 }
 
 func consumeRun(ctx context.Context, g *Globals, opts *ConsumeOptions) error {
+	decoder, err := opts.Registry.decoder()
+	if err != nil {
+		return err
+	}
 	consumer, err := kafka.NewConsumer(ctx, opts.Kafka, opts.Consumer, g.Log)
 	if err != nil {
 		return err
 	}
 	g.Log.Info("consuming", "topic", opts.Consumer.Topic, "group", opts.Consumer.Group, "follow", opts.Consumer.Follow, "kafka", opts.Kafka)
 
-	counts, readErr := writeMessages(ctx, g, opts, kafka.NewRecordReader(consumer))
+	reader := kafka.NewRecordReader(consumer)
+	reader.SetValueDecoder(decoder)
+	counts, readErr := writeMessages(ctx, g, opts, reader)
 	closeErr := consumer.Close()
 
 	if !g.Quiet {
@@ -117,7 +129,7 @@ func consumeRun(ctx context.Context, g *Globals, opts *ConsumeOptions) error {
 	case interrupted && !opts.Consumer.Follow:
 		return interruptedError{fmt.Sprintf("interrupted before the end of topic %s after %s", opts.Consumer.Topic, plural(counts.records, "record"))}
 	case readErr != nil && !interrupted:
-		return readErr
+		return explainRegistryError(readErr)
 	case closeErr != nil:
 		return closeErr
 	case counts.skipped > 0:

@@ -132,6 +132,9 @@ type InputOptions struct {
 	Follow bool
 	Group  string
 	Kafka  KafkaOptions
+	// Registry decodes Avro values. Commands that add no --registry flag
+	// use $WIFIQ_SCHEMA_REGISTRY_URL.
+	Registry RegistryOptions
 	// start is the parsed --start.
 	start kafka.StartPosition
 	// wrapFiles, if set, wraps the reader of each file and of standard
@@ -201,12 +204,17 @@ func (o *InputOptions) readTopic(ctx context.Context, g *Globals, fn func(*recor
 	if err != nil {
 		return 0, err
 	}
+	decoder, err := o.Registry.decoder()
+	if err != nil {
+		return 0, err
+	}
 	consumer, err := kafka.NewConsumer(ctx, cfg, kafka.ConsumerOptions{Topic: topic, Start: o.start, Follow: o.Follow, Group: o.Group}, g.Log)
 	if err != nil {
 		return 0, err
 	}
 	g.Log.Info("consuming", "topic", topic, "group", o.Group, "follow", o.Follow, "kafka", cfg)
 	reader := kafka.NewRecordReader(consumer)
+	reader.SetValueDecoder(decoder)
 	skipped := 0
 	var readErr error
 	// The offsets are committed by finish, once the command has written
@@ -228,7 +236,7 @@ func (o *InputOptions) readTopic(ctx context.Context, g *Globals, fn func(*recor
 			if o.Follow && ctx.Err() != nil {
 				break // interrupted: the end of a following read
 			}
-			readErr = err
+			readErr = explainRegistryError(err)
 			break
 		}
 		if err := fn(rec); err != nil {

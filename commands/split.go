@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wifiq/wifiq/avro"
 	"github.com/wifiq/wifiq/kafka"
 	"github.com/wifiq/wifiq/record"
 	"github.com/wifiq/wifiq/route"
@@ -31,6 +32,9 @@ type SplitOptions struct {
 	// transactions; it needs --from kafka:TOPIC.
 	ToKafka         bool
 	TransactionalID string
+	// Format is the encoding of the values written: json, or avro in the
+	// Confluent wire format with schemas in Input.Registry.
+	Format string
 }
 
 // NewCmdSplit builds the split command.
@@ -63,11 +67,25 @@ once, as consumers with isolation.level=read_committed see it. Every output
 topic must exist. Two runs at the same time need different
 --transactional-id values.
 
+With --to kafka, --format avro writes each value as Avro in the Confluent
+wire format instead of JSON: a zero byte, the 4-byte schema ID, then the
+Avro binary encoding. The schema of each topic is derived from its records
+and registered under the subject TOPIC-value: a record wifiq.TOPIC with
+"timestamp" as a long (timestamp-millis) and every other key as an array of
+strings that is null by default, so the values keep both value styles
+exactly. A record with a key the schema lacks registers a new version with
+that field added. When the registry rejects a version, for example because
+a user set the subject's compatibility to FULL and changed a field's type,
+split stops with the registry's error code and message, and the open
+transaction is aborted, so read_committed consumers see none of its
+records. Avro input values are decoded in any case.
+
 On stderr split prints the records per route and the number dropped.
-` + kafkaSettingsHelp,
+` + registryHelp + kafkaSettingsHelp,
 		Example: `  wifiq replay-pcap capture.pcapng | wifiq split --out-dir split/
   wifiq split --out-dir split/ --route 4=probes --other rest -e wlan.sa,wlan.ssid records.jsonl
-  wifiq split --from kafka:pcap --to kafka --group split`,
+  wifiq split --from kafka:pcap --to kafka --group split
+  wifiq split --from kafka:pcap --to kafka --format avro --registry http://127.0.0.1:8081`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.Input.check(args); err != nil {
 				return err
@@ -89,6 +107,9 @@ On stderr split prints the records per route and the number dropped.
 	f.StringVar(&opts.OutDir, "out-dir", "", "write each route to `DIR`/NAME.jsonl")
 	f.StringVar(&to, "to", "", "with --from kafka:TOPIC, `kafka` writes each route to the topic of its name, exactly once")
 	f.StringVar(&opts.TransactionalID, "transactional-id", "", "with --to kafka, the Kafka transactional.id (default wifiq-split-GROUP)")
+	f.StringVar(&opts.Format, "format", "json", "with --to kafka, the value encoding: {json|avro} (avro registers schemas in --registry)")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json", "avro"}, cobra.ShellCompDirectiveNoFileComp))
+	opts.Input.Registry.addFlags(cmd)
 	opts.Input.addFlags(cmd)
 	return cmd
 }
@@ -120,6 +141,9 @@ func (o *SplitOptions) setDestination(to string) error {
 	if o.TransactionalID != "" && !o.ToKafka {
 		return usagef("--transactional-id needs --to kafka")
 	}
+	if err := o.checkFormat(); err != nil {
+		return err
+	}
 	if !o.ToKafka {
 		return nil
 	}
@@ -140,6 +164,28 @@ func (o *SplitOptions) setDestination(to string) error {
 	}
 	if o.TransactionalID == "" {
 		o.TransactionalID = "wifiq-split-" + o.Input.Group
+	}
+	return nil
+}
+
+// checkFormat checks --format and that avro has its registry.
+func (o *SplitOptions) checkFormat() error {
+	switch o.Format {
+	case "json":
+		return nil
+	case "avro":
+	default:
+		return usagef("invalid --format %q: want json or avro", o.Format)
+	}
+	if !o.ToKafka {
+		return usagef("--format avro needs --to kafka: route files are JSON lines")
+	}
+	settings, err := avro.LoadRegistrySettings(o.Input.Registry.URL)
+	if err != nil {
+		return usageError{err}
+	}
+	if settings.URL == "" {
+		return usagef("--format avro needs a schema registry: set --registry URL or $%s", avro.EnvURL)
 	}
 	return nil
 }
@@ -203,20 +249,65 @@ func splitKafka(ctx context.Context, g *Globals, opts *SplitOptions, splitter *r
 	}
 	g.Log.Info("splitting", "topic", topic, "group", tOpts.Group, "transactional_id", tOpts.TransactionalID, "kafka", cfg)
 
+	registry, err := opts.Input.Registry.open()
+	if err != nil {
+		return err
+	}
+	var decoder kafka.ValueDecoder
+	var encoder *avro.Encoder
+	if registry != nil {
+		decoder = avro.NewDecoder(registry)
+		g.Log.Info("schema registry", "url", registry.URL())
+	}
+	if opts.Format == "avro" {
+		encoder = avro.NewEncoder(registry)
+	}
+	keep := splitKeepFields(opts.Fields)
+
 	var parser valueParser
+	var decoded, value []byte
 	skipped := int64(0)
 	stats, err := kafka.TransformTopic(ctx, cfg, tOpts, g.Log, func(m kafka.Message, emit kafka.Emit) error {
+		if kafka.IsFramedValue(m.Value) {
+			var err error
+			if decoded, err = kafka.DecodeFramed(ctx, decoder, m, decoded[:0]); err != nil {
+				var valueErr *kafka.ValueError
+				if !errors.As(err, &valueErr) {
+					return err
+				}
+				skipped++
+				logValueError(g, valueErr, int(skipped))
+				return nil
+			}
+			m.Value = decoded
+		}
 		rec, reason := parser.parse(m.Value)
 		if rec == nil {
 			skipped++
 			logValueError(g, &kafka.ValueError{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Reason: reason}, int(skipped))
 			return nil
 		}
-		if dest, line, ok := splitter.Route(rec); ok {
-			emit(dest, rec.Timestamp, line[:len(line)-1])
+		dest, line, ok := splitter.Route(rec)
+		if !ok {
+			return nil
 		}
+		if encoder == nil {
+			emit(dest, rec.Timestamp, line[:len(line)-1])
+			return nil
+		}
+		var err error
+		if value, err = encoder.Encode(ctx, dest, rec, keep, value[:0]); err != nil {
+			return fmt.Errorf("split stopped at topic %s partition %d offset %d and aborted the open transaction: %w", m.Topic, m.Partition, m.Offset, err)
+		}
+		emit(dest, rec.Timestamp, value)
 		return nil
 	})
+	err = explainRegistryError(err)
+	if encoder != nil {
+		for _, topic := range slices.Sorted(maps.Keys(encoder.Registered)) {
+			g.Log.Info("schema versions registered or found", "subject", avro.Subject(topic), "count", encoder.Registered[topic])
+		}
+	}
 	if errors.Is(err, kafka.ErrTopicNotFound) {
 		err = fmt.Errorf("%w: create the input topic and every route topic (%s) first", err, strings.Join(splitter.Destinations(), ", "))
 	}
@@ -232,6 +323,19 @@ func splitKafka(ctx context.Context, g *Globals, opts *SplitOptions, splitter *r
 		return partialError{skippedMessage(skipped, "message")}
 	}
 	return nil
+}
+
+// splitKeepFields returns the record keys of --fields, or nil for all, as
+// route.NewSplitter reads them.
+func splitKeepFields(fields []string) map[string]bool {
+	if len(fields) == 0 {
+		return nil
+	}
+	keep := map[string]bool{}
+	for _, f := range fields {
+		keep[strings.ReplaceAll(f, ".", "_")] = true
+	}
+	return keep
 }
 
 // printSplitCounts prints the records per route, and the dropped ones

@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -34,6 +35,48 @@ type RecordReader struct {
 	consumer *Consumer
 	feed     valueFeed
 	reader   *record.Reader
+	decoder  ValueDecoder
+	decoded  []byte
+}
+
+// ValueDecoder turns binary values into record JSON lines. The Avro values
+// of the Confluent wire format (magic byte 0, then a 4-byte schema ID) go
+// through it.
+type ValueDecoder interface {
+	// Decode appends the record JSON of value, without a newline, to dst.
+	// An error for which Skip returns true skips only this value.
+	Decode(ctx context.Context, value []byte, dst []byte) ([]byte, error)
+	Skip(err error) bool
+}
+
+// ErrNoSchemaRegistry is the error for an Avro value read without a
+// ValueDecoder.
+var ErrNoSchemaRegistry = errors.New("no schema registry is set")
+
+// SetValueDecoder makes the reader decode framed binary values with d.
+func (r *RecordReader) SetValueDecoder(d ValueDecoder) { r.decoder = d }
+
+// IsFramedValue reports whether value starts like the Confluent wire
+// format: the magic byte 0 and a 4-byte schema ID. No JSON record starts
+// with a zero byte.
+func IsFramedValue(value []byte) bool { return len(value) >= 5 && value[0] == 0 }
+
+// DecodeFramed decodes a framed value with d. A value that d skips gives a
+// *ValueError; a missing decoder and other failures give an error that
+// names the position, because they concern every later value too.
+func DecodeFramed(ctx context.Context, d ValueDecoder, m Message, dst []byte) ([]byte, error) {
+	id := binary.BigEndian.Uint32(m.Value[1:5])
+	if d == nil {
+		return dst, fmt.Errorf("topic %s partition %d offset %d: the value is Avro in the Confluent wire format (schema ID %d), but %w", m.Topic, m.Partition, m.Offset, id, ErrNoSchemaRegistry)
+	}
+	out, err := d.Decode(ctx, m.Value, dst)
+	switch {
+	case err != nil && d.Skip(err):
+		return dst, &ValueError{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Reason: err.Error()}
+	case err != nil:
+		return dst, fmt.Errorf("unable to decode the Avro value at topic %s partition %d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
+	}
+	return out, nil
 }
 
 // NewRecordReader returns a reader of the consumer's messages.
@@ -44,7 +87,9 @@ func NewRecordReader(c *Consumer) *RecordReader {
 }
 
 // Read returns the next record with the message it came from; the record's
-// Offset is the message's offset. A value that is not a record gives the
+// Offset is the message's offset. An Avro value in the Confluent wire format
+// is decoded with the reader's ValueDecoder first, and the message returned
+// then carries the record's JSON as its value. A value that is not a record gives the
 // message and a *ValueError, and the next call carries on. At the end of a
 // bounded consumer it returns io.EOF. The record is valid until the next
 // Read, as with record.Reader.
@@ -52,6 +97,15 @@ func (r *RecordReader) Read(ctx context.Context) (*record.Record, Message, error
 	m, err := r.consumer.Next(ctx)
 	if err != nil {
 		return nil, Message{}, err
+	}
+	if IsFramedValue(m.Value) {
+		// The message carries the decoded JSON from here on, so that
+		// callers that write values out write records.
+		r.decoded, err = DecodeFramed(ctx, r.decoder, m, r.decoded[:0])
+		if err != nil {
+			return nil, m, err
+		}
+		m.Value = r.decoded
 	}
 	if reason := r.checkValue(m.Value); reason != "" {
 		return nil, m, r.valueError(m, reason)
