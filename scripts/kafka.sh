@@ -617,57 +617,15 @@ command_status() {
 command_reset() {
   acquire_lock "$STATE_LOCK"
   stop_broker
-  # Guard the recursive delete against an empty or unexpected path.
-  if [[ "$STATE_DIR" != */kafka || "$STATE_DIR" == "/kafka" ]]; then
-    die "not deleting state dir '$STATE_DIR': expected a path that ends in /kafka"
-  fi
-  if [[ -d "$STATE_DIR" ]]; then
-    rm -rf "$STATE_DIR"
-    log_info "deleted $STATE_DIR"
-  else
-    log_info "nothing to delete: $STATE_DIR does not exist"
-  fi
+  delete_state_dir "$STATE_DIR" kafka
 }
 
 command_logs() {
-  local argument="${1:-100}"
-  if [[ ! -f "$SERVER_LOG" ]]; then
-    die "no server log at $SERVER_LOG. Start the broker first with scripts/kafka.sh start."
-  fi
-  if [[ "$argument" == "-f" ]]; then
-    exec tail -n 100 -F "$SERVER_LOG"
-  fi
-  if [[ ! "$argument" =~ ^[0-9]+$ ]]; then
-    die "invalid line count '$argument' for logs: give a number or -f"
-  fi
-  tail -n "$argument" "$SERVER_LOG"
+  show_server_log "$SERVER_LOG" kafka.sh "$@"
 }
 
 command_env() {
-  if [[ ! -f "$ENV_FILE" ]]; then
-    die "no env file at $ENV_FILE. Run scripts/kafka.sh start first."
-  fi
-  cat "$ENV_FILE"
+  print_env_file "$ENV_FILE" kafka.sh
 }
 
-main() {
-  local command="${1:-help}"
-  shift || true
-  case "$command" in
-    fetch) command_fetch ;;
-    start) command_start ;;
-    stop) command_stop ;;
-    restart) command_restart ;;
-    status) command_status ;;
-    reset) command_reset ;;
-    logs) command_logs "$@" ;;
-    env) command_env ;;
-    help | -h | --help) usage ;;
-    *)
-      usage >&2
-      die "unknown command '$command'"
-      ;;
-  esac
-}
-
-main "$@"
+dispatch_command "$@"

@@ -298,3 +298,67 @@ EOF
   mv "$work_dir/lib" "$dest_dir"
   rm -rf "$work_dir"
 }
+
+# ---------------------------------------------------------------------------
+# Commands that every server script shares. A script defines command_start,
+# command_stop and the others, then ends with: dispatch_command "$@".
+
+# Delete the state directory DIR of server NAME. The caller stops the server
+# first. The path must end in /NAME, which guards the recursive delete
+# against an empty or unexpected value.
+delete_state_dir() {
+  local dir="$1" name="$2"
+  if [[ "$dir" != */"$name" || "$dir" == "/$name" ]]; then
+    die "not deleting state dir '$dir': expected a path that ends in /$name"
+  fi
+  if [[ -d "$dir" ]]; then
+    rm -rf "$dir"
+    log_info "deleted $dir"
+  else
+    log_info "nothing to delete: $dir does not exist"
+  fi
+}
+
+# Print the last N lines (default 100) of the server log LOG, or follow it
+# when N is -f. SCRIPT names the script for the hint when LOG is missing.
+show_server_log() {
+  local log="$1" script="$2" argument="${3:-100}"
+  if [[ ! -f "$log" ]]; then
+    die "no server log at $log. Start the server first with scripts/$script start."
+  fi
+  if [[ "$argument" == "-f" ]]; then
+    exec tail -n 100 -F "$log"
+  fi
+  if [[ ! "$argument" =~ ^[0-9]+$ ]]; then
+    die "invalid line count '$argument' for logs: give a number or -f"
+  fi
+  tail -n "$argument" "$log"
+}
+
+# Print the env file FILE that the start command of SCRIPT writes.
+print_env_file() {
+  local file="$1" script="$2"
+  if [[ ! -f "$file" ]]; then
+    die "no env file at $file. Run scripts/$script start first."
+  fi
+  cat "$file"
+}
+
+# Run command_NAME for the first argument NAME with the other arguments,
+# or print the usage for help, -h and --help.
+dispatch_command() {
+  local command="${1:-help}"
+  shift || true
+  case "$command" in
+    help | -h | --help)
+      usage
+      return 0
+      ;;
+  esac
+  if [[ "$command" =~ ^[a-z]+$ ]] && declare -F "command_$command" >/dev/null; then
+    "command_$command" "$@"
+  else
+    usage >&2
+    die "unknown command '$command'"
+  fi
+}

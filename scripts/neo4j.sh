@@ -301,57 +301,15 @@ command_status() {
 command_reset() {
   acquire_lock "$STATE_LOCK"
   stop_server
-  # Guard the recursive delete against an empty or unexpected path.
-  if [[ "$STATE_DIR" != */neo4j || "$STATE_DIR" == "/neo4j" ]]; then
-    die "not deleting state dir '$STATE_DIR': expected a path that ends in /neo4j"
-  fi
-  if [[ -d "$STATE_DIR" ]]; then
-    rm -rf "$STATE_DIR"
-    log_info "deleted $STATE_DIR"
-  else
-    log_info "nothing to delete: $STATE_DIR does not exist"
-  fi
+  delete_state_dir "$STATE_DIR" neo4j
 }
 
 command_logs() {
-  local argument="${1:-100}"
-  if [[ ! -f "$DEBUG_LOG" ]]; then
-    die "no debug log at $DEBUG_LOG. Start the server first with scripts/neo4j.sh start."
-  fi
-  if [[ "$argument" == "-f" ]]; then
-    exec tail -n 100 -F "$DEBUG_LOG"
-  fi
-  if [[ ! "$argument" =~ ^[0-9]+$ ]]; then
-    die "invalid line count '$argument' for logs: give a number or -f"
-  fi
-  tail -n "$argument" "$DEBUG_LOG"
+  show_server_log "$DEBUG_LOG" neo4j.sh "$@"
 }
 
 command_env() {
-  if [[ ! -f "$ENV_FILE" ]]; then
-    die "no env file at $ENV_FILE. Run scripts/neo4j.sh start first."
-  fi
-  cat "$ENV_FILE"
+  print_env_file "$ENV_FILE" neo4j.sh
 }
 
-main() {
-  local command="${1:-help}"
-  shift || true
-  case "$command" in
-    fetch) command_fetch ;;
-    start) command_start ;;
-    stop) command_stop ;;
-    restart) command_restart ;;
-    status) command_status ;;
-    reset) command_reset ;;
-    logs) command_logs "$@" ;;
-    env) command_env ;;
-    help | -h | --help) usage ;;
-    *)
-      usage >&2
-      die "unknown command '$command'"
-      ;;
-  esac
-}
-
-main "$@"
+dispatch_command "$@"

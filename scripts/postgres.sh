@@ -224,43 +224,15 @@ command_status() {
 
 command_reset() {
   command_stop
-  # Guard the recursive delete against an empty or unexpected path.
-  if [[ "$STATE_DIR" != */postgres || "$STATE_DIR" == "/postgres" ]]; then
-    die "not deleting state dir '$STATE_DIR': expected a path that ends in /postgres"
-  fi
-  rm -rf "$STATE_DIR"
-  log_info "deleted $STATE_DIR"
+  delete_state_dir "$STATE_DIR" postgres
 }
 
 command_logs() {
-  local lines="${1:-100}"
-  [[ -f "$SERVER_LOG" ]] || die "no server log at $SERVER_LOG. Start the server first with scripts/postgres.sh start."
-  [[ "$lines" =~ ^[0-9]+$ ]] || die "invalid line count '$lines' for logs: give a number"
-  tail -n "$lines" "$SERVER_LOG"
+  show_server_log "$SERVER_LOG" postgres.sh "$@"
 }
 
 command_env() {
-  [[ -f "$ENV_FILE" ]] || die "no env file at $ENV_FILE. Run scripts/postgres.sh start first."
-  cat "$ENV_FILE"
+  print_env_file "$ENV_FILE" postgres.sh
 }
 
-main() {
-  local command="${1:-help}"
-  shift || true
-  case "$command" in
-    start) command_start ;;
-    stop) command_stop ;;
-    restart) command_restart ;;
-    status) command_status ;;
-    reset) command_reset ;;
-    logs) command_logs "$@" ;;
-    env) command_env ;;
-    help | -h | --help) usage ;;
-    *)
-      usage >&2
-      die "unknown command '$command'"
-      ;;
-  esac
-}
-
-main "$@"
+dispatch_command "$@"

@@ -179,42 +179,15 @@ command_status() {
 command_reset() {
   command_stop
   acquire_lock "$STATE_LOCK"
-  rm -rf "$STATE_DIR"
-  log_info "deleted $STATE_DIR"
+  delete_state_dir "$STATE_DIR" registry
 }
 
 command_logs() {
-  if [[ "${1:-}" == "-f" ]]; then
-    exec tail -F "$LOG_FILE"
-  fi
-  local lines="${1:-100}"
-  [[ "$lines" =~ ^[0-9]+$ ]] || die "invalid line count '$lines': want a number or -f"
-  [[ -f "$LOG_FILE" ]] || die "no log yet at $LOG_FILE: run scripts/registry.sh start first"
-  tail -n "$lines" "$LOG_FILE"
+  show_server_log "$LOG_FILE" registry.sh "$@"
 }
 
 command_env() {
-  [[ -f "$ENV_FILE" ]] || die "no env file yet at $ENV_FILE: run scripts/registry.sh start first"
-  cat "$ENV_FILE"
+  print_env_file "$ENV_FILE" registry.sh
 }
 
-main() {
-  local command="${1:-help}"
-  shift || true
-  case "$command" in
-    fetch) command_fetch ;;
-    start) command_start ;;
-    stop) command_stop ;;
-    status) command_status ;;
-    reset) command_reset ;;
-    logs) command_logs "$@" ;;
-    env) command_env ;;
-    help | -h | --help) usage ;;
-    *)
-      usage >&2
-      die "unknown command '$command'"
-      ;;
-  esac
-}
-
-main "$@"
+dispatch_command "$@"
