@@ -8,8 +8,8 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
