@@ -87,8 +87,9 @@ bench-split: servers ## split 1,000,000 records through the broker, JSON values 
 bench-enrich: servers ## enrich 1,000,000 probe requests topic to topic and from a file, next to kcat | jq | kcat and jq
 	scripts/bench-enrich.sh
 
-bench-go: ## run the Go benchmarks (ns and allocations per frame)
+bench-go: ## run the Go benchmarks (ns and allocations per frame and per record)
 	$(GO) test -run '^$$' -bench . -benchmem ./capture/
+	$(GO) test -run '^$$' -bench DeviceTable -benchmem ./ops/
 
 manuf: ## regenerate the built-in manufacturer table from Debian's ieee-data
 	$(GO) run ./capture/internal/mkmanuf -dir /usr/share/ieee-data -o capture/manuf.txt.gz -compare /usr/share/wireshark/manuf

@@ -21,13 +21,20 @@ import (
 // returns a partialError to return after the report is printed when some
 // input was skipped, or err when reading failed.
 func feedRecords(ctx context.Context, g *Globals, in *InputOptions, inputs []string, seen *probeCounter, add func(*record.Record)) (partial, err error) {
+	return feedProjected(ctx, g, in, inputs, seen, nil, add)
+}
+
+// feedProjected is feedRecords with the record reader of files projected
+// onto fields (an ops.Engine's Fields), so that it skips the values of the
+// others. Nil fields keep every field.
+func feedProjected(ctx context.Context, g *Globals, in *InputOptions, inputs []string, seen *probeCounter, fields []string, add func(*record.Record)) (partial, err error) {
 	fn := func(rec *record.Record) error {
 		seen.add(rec)
 		add(rec)
 		return nil
 	}
 	in.wrapFiles = func(r io.Reader) io.Reader {
-		return &probeFilter{in: bufio.NewReaderSize(r, 256*1024), leftOut: &seen.records}
+		return &probeFilter{in: bufio.NewReaderSize(r, 256*1024), leftOut: &seen.records, fields: fields}
 	}
 	skipped, err := in.readRecords(ctx, g, inputs, fn)
 	var unreadable *unreadableInputsError
@@ -56,6 +63,27 @@ type probeFilter struct {
 	leftOut  *int64 // counts the lines left out
 	pending  []byte // what is left to hand out of the current line
 	longLine bool   // in a line longer than the buffer, which passes unchanged
+	// fields are the record fields the reader of the filtered lines needs;
+	// nil means every field.
+	fields []string
+}
+
+// RecordFields makes record.NewReader parse only the fields the report
+// reads.
+func (f *probeFilter) RecordFields() []string { return f.fields }
+
+// Unfiltered and KeepLine let record.NewReader apply the filter to the
+// lines it reads itself, which spares copying them through Read.
+func (f *probeFilter) Unfiltered() io.Reader { return f.in }
+
+// KeepLine reports whether line may be a probe request, and counts it
+// when it is left out.
+func (f *probeFilter) KeepLine(line []byte) bool {
+	if !mayBeProbeRequest(line) {
+		*f.leftOut++
+		return false
+	}
+	return true
 }
 
 var emptyLine = []byte{'\n'}

@@ -1,11 +1,14 @@
 package commands
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"iter"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -91,7 +94,7 @@ func statsDevicesRun(ctx context.Context, g *Globals, opts *StatsDevicesOptions)
 			location:   opts.Location,
 		}, &seen)
 	}
-	partial, err := feedRecords(ctx, g, &opts.Input, opts.Inputs, &seen, func(rec *record.Record) {
+	partial, err := feedProjected(ctx, g, &opts.Input, opts.Inputs, &seen, engine.Fields(), func(rec *record.Record) {
 		engine.Add(rec)
 	})
 	if err != nil {
@@ -99,9 +102,8 @@ func statsDevicesRun(ctx context.Context, g *Globals, opts *StatsDevicesOptions)
 	}
 	seen.warn(g)
 
-	rep := deviceReport(engine.Drain(), window != nil, opts.Location)
 	// A group commits what it read only once the table is written.
-	err = rep.write(g.IO.Out, opts.Output)
+	err = writeDeviceReport(g.IO.Out, opts.Output, engine.Drain(), window != nil, opts.Location)
 	if finishErr := opts.Input.finish(err == nil); err == nil {
 		err = finishErr
 	}
@@ -109,6 +111,49 @@ func statsDevicesRun(ctx context.Context, g *Globals, opts *StatsDevicesOptions)
 		return err
 	}
 	return partial
+}
+
+// deviceReportChunk is the number of rows writeDeviceReport turns into
+// JSON lines at a time.
+const deviceReportChunk = 4096
+
+// writeDeviceReport writes the device table in format. It writes JSON
+// lines a chunk of rows at a time, so that the rows of many devices are
+// never all in memory next to the engine's state. A table or CSV needs
+// every row first, for its column widths or its one header.
+func writeDeviceReport(w io.Writer, format string, rows iter.Seq[ops.Row], windowed bool, loc *time.Location) error {
+	if format != outputJSON {
+		return deviceReport(rows, windowed, loc).write(w, format)
+	}
+	// The JSON encoder writes each row on its own, so a buffer spares a
+	// system call per row.
+	buffered := bufio.NewWriterSize(w, 256*1024)
+	if err := writeDeviceChunks(buffered, rows, windowed, loc); err != nil {
+		return err
+	}
+	return buffered.Flush()
+}
+
+func writeDeviceChunks(w io.Writer, rows iter.Seq[ops.Row], windowed bool, loc *time.Location) error {
+	next, stop := iter.Pull(rows)
+	defer stop()
+	for {
+		chunk := func(yield func(ops.Row) bool) {
+			for range deviceReportChunk {
+				r, ok := next()
+				if !ok || !yield(r) {
+					return
+				}
+			}
+		}
+		rep := deviceReport(chunk, windowed, loc)
+		if len(rep.Rows) == 0 {
+			return nil
+		}
+		if err := rep.write(w, outputJSON); err != nil {
+			return err
+		}
+	}
 }
 
 func deviceReport(rows iter.Seq[ops.Row], windowed bool, loc *time.Location) *report {
@@ -148,6 +193,7 @@ type StatsProbesOptions struct {
 	MaxPause  time.Duration
 	Output    string
 	Input     InputOptions
+	Stream    StreamOptions
 }
 
 func newCmdStatsProbes(g *Globals) *cobra.Command {
@@ -171,7 +217,13 @@ is linked to the one whose sequence numbers it continues, and for a model
 that keeps counting across addresses, an address that continues none counts
 as another device. It is an estimate: devices of one model that probe at
 different times count once, and a device that pauses longer than --gap, or
-comes back later in the day, counts again.`,
+comes back later in the day, counts again.
+` + streamHelp + `
+
+In follow mode a window's estimated_devices is null until the window closes;
+its last changelog entry, written when it closes, carries the estimate. The
+estimate needs all the probes of a window in one instance, so probes-per-day
+does not take --group in follow mode.`,
 		Example: `  wifiq replay-pcap /pcap_data/ | wifiq stats probes-per-day --tz Europe/Berlin
   wifiq stats probes-per-day --window 1h --signature vendor-wps records.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -188,10 +240,7 @@ comes back later in the day, counts again.`,
 			if opts.MaxPause, err = parseGap("--gap", maxPause); err != nil {
 				return err
 			}
-			if opts.Output, err = resolveOutput(output, g.IO); err != nil {
-				return err
-			}
-			if err := opts.Input.check(args); err != nil {
+			if opts.Output, err = checkReportFlags(cmd, g, args, output, &opts.Input, &opts.Stream); err != nil {
 				return err
 			}
 			opts.Inputs = args
@@ -202,6 +251,7 @@ comes back later in the day, counts again.`,
 	cmd.Flags().StringVar(&signature, "signature", "vendor", "probe request `signature` that groups randomised addresses for the estimate: "+signatureNames())
 	cmd.Flags().StringVar(&maxPause, "gap", "5m", "longest `pause` between one randomised address's last probe and the next address's first that the estimate takes for one device")
 	opts.Input.addFlags(cmd)
+	opts.Stream.addFlags(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: {table|json|csv} (default table on a terminal, json otherwise)")
 	return cmd
 }
@@ -219,7 +269,10 @@ func statsProbesRun(ctx context.Context, g *Globals, opts *StatsProbesOptions) e
 
 	var seen probeCounter
 	seen.signature = &opts.Signature
-	partial, err := feedRecords(ctx, g, &opts.Input, opts.Inputs, &seen, func(rec *record.Record) {
+	if opts.Input.Follow {
+		return statsProbesStream(ctx, g, opts, probes, activity, &seen)
+	}
+	partial, err := feedProjected(ctx, g, &opts.Input, opts.Inputs, &seen, probesFields(probes, activity, opts.Signature), func(rec *record.Record) {
 		probes.Add(rec)
 		activity.Add(rec)
 	})
@@ -229,18 +282,13 @@ func statsProbesRun(ctx context.Context, g *Globals, opts *StatsProbesOptions) e
 	seen.warn(g)
 
 	estimates := ops.EstimateByWindow(ops.Activities(activity.Flush()), ops.EstimateOptions{MaxPause: opts.MaxPause})
-	rep := &report{Columns: []string{"window_start", "window_end", "probes", "macs", "randomised_macs", "randomised_pct", "estimated_devices"}}
-	for r := range probes.Drain() {
-		macs, randomised := r.Get("macs").Int, r.Get("randomised_macs").Int
-		var share any
-		if macs > 0 {
-			share = math.Round(1000*float64(randomised)/float64(macs)) / 10
+	rows := probes.Flush()
+	for _, r := range rows {
+		if _, ok := estimates[r.Window]; !ok {
+			estimates[r.Window] = 0 // probes without a source address only
 		}
-		rep.Rows = append(rep.Rows, []any{
-			timeCell{r.Window.Start, opts.Location}, timeCell{r.Window.End, opts.Location},
-			r.Get("probes").Int, macs, randomised, share, int64(estimates[r.Window]),
-		})
 	}
+	rep := probesReport(slices.Values(rows), estimates, opts.Location)
 	// A group commits what it read only once the table is written.
 	err = rep.write(g.IO.Out, opts.Output)
 	if finishErr := opts.Input.finish(err == nil); err == nil {
@@ -250,6 +298,17 @@ func statsProbesRun(ctx context.Context, g *Globals, opts *StatsProbesOptions) e
 		return err
 	}
 	return partial
+}
+
+// probesFields returns the record fields that probes-per-day reads: those
+// of both engines and of the signature's check in probeCounter. It returns
+// nil, every field, when an engine does not name its fields.
+func probesFields(probes, activity *ops.Engine, sig ops.Signature) []string {
+	a, b := probes.Fields(), activity.Fields()
+	if a == nil || b == nil {
+		return nil
+	}
+	return slices.Concat(a, b, sig.Fields)
 }
 
 // parseGap parses a --gap value.
@@ -283,11 +342,13 @@ type probeCounter struct {
 
 func (c *probeCounter) add(rec *record.Record) {
 	c.records++
-	if _, ok := rec.First("wlan_fc_type_subtype"); !ok {
+	subtype, ok := rec.First("wlan_fc_type_subtype")
+	if !ok {
 		c.noSubtype++
 		return
 	}
-	if !ops.IsProbeRequest(rec) {
+	// As ops.IsProbeRequest, with the field looked up once.
+	if n, err := record.ParseNumber(subtype); err != nil || n != ops.ProbeRequest {
 		return
 	}
 	c.probes++

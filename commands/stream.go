@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"net"
 	"os"
@@ -34,6 +35,9 @@ type StreamOptions struct {
 	CheckpointRecords  int64
 	MaxGroups          int
 	Serve              string
+	// ScaleOut are the settings of several instances in one consumer
+	// group (--group); see stream_scaleout.go.
+	ScaleOut ScaleOutOptions
 
 	grace, interval string
 }
@@ -55,12 +59,13 @@ func (o *StreamOptions) addFlags(cmd *cobra.Command) {
 	f.Int64Var(&o.CheckpointRecords, "checkpoint-records", defaultCheckpointRecords, "with --state-dir, save a checkpoint after this many records")
 	f.IntVar(&o.MaxGroups, "max-groups", defaultMaxGroups, "with --follow, fail when the state contains more than this many groups (keys times open windows)")
 	f.StringVar(&o.Serve, "serve", "", "with --follow, answer pull queries over HTTP on this `address` (host:port, such as 127.0.0.1:8088)")
+	o.ScaleOut.addFlags(cmd)
 }
 
 // check validates the stream flags; they need --follow.
 func (o *StreamOptions) check(cmd *cobra.Command, in *InputOptions) error {
 	if !in.Follow {
-		for _, name := range []string{"to", "grace", "state-dir", "checkpoint-interval", "checkpoint-records", "max-groups", "serve"} {
+		for _, name := range []string{"to", "grace", "state-dir", "checkpoint-interval", "checkpoint-records", "max-groups", "serve", "repartition", "partitions", "transactional-id"} {
 			if cmd.Flags().Changed(name) {
 				return usagef("--%s needs --from kafka:TOPIC --follow: without --follow the command prints a final table", name)
 			}
@@ -80,13 +85,13 @@ func (o *StreamOptions) check(cmd *cobra.Command, in *InputOptions) error {
 	if o.MaxGroups < 1 {
 		return usagef("invalid --max-groups %d: want 1 or more", o.MaxGroups)
 	}
-	if o.StateDir != "" && in.Group != "" {
-		return usagef("--state-dir and --group cannot be combined: the checkpoint stores the input offsets, so leave out --group")
-	}
 	if o.To != "-" {
 		if _, ok, err := kafka.ParseAddress(o.To); err != nil || !ok {
 			return usagef("invalid --to %q: want - or kafka:TOPIC", o.To)
 		}
+	}
+	if err := o.checkScaleOut(cmd, in, in.Group); err != nil {
+		return err
 	}
 	if o.Serve != "" {
 		_, port, err := net.SplitHostPort(o.Serve)
@@ -119,6 +124,30 @@ type streamTable struct {
 	// sessions marks session windows, whose end is inclusive.
 	sessions bool
 	location *time.Location
+	// extra, when set, keeps state next to engine that one engine cannot
+	// (the device estimate of stats probes-per-day).
+	extra streamExtra
+}
+
+// streamExtra is state that a stream table keeps next to its engine and
+// saves with it in checkpoints.
+type streamExtra interface {
+	// add aggregates a record that the engine was given.
+	add(rec *record.Record) error
+	// closed returns the changes for the rows of the windows that closed.
+	closed(rows []ops.Row) []ops.Change
+	// Encode and Decode save and restore the engine and the extra state.
+	Encode(w io.Writer) error
+	Decode(r io.Reader) error
+}
+
+// state returns what a checkpoint saves: the engine, with the extra state
+// when there is one.
+func (t *streamTable) state() engineState {
+	if t.extra != nil {
+		return t.extra
+	}
+	return t.engine
 }
 
 // changelogEntry is one change in its output form.
@@ -189,6 +218,9 @@ type changelogWriter struct {
 	out      *bufio.Writer
 	producer *kafka.Producer
 	topic    string
+	// emit, when set, takes every entry instead: the key's JSON, the
+	// value (nil for a tombstone) and the stream time.
+	emit func(key, value []byte, timestamp int64) error
 }
 
 func openChangelog(ctx context.Context, g *Globals, in *InputOptions, to string) (*changelogWriter, error) {
@@ -214,6 +246,9 @@ func openChangelog(ctx context.Context, g *Globals, in *InputOptions, to string)
 // write sends one entry: on standard output a line
 // {"key":{...},"value":{...}}, with "value":null for a tombstone.
 func (w *changelogWriter) write(e changelogEntry, timestamp int64) error {
+	if w.emit != nil {
+		return w.emit(e.keyJSON, e.value, timestamp)
+	}
 	if w.producer != nil {
 		if e.value == nil {
 			return w.producer.WriteTombstone(timestamp, e.keyJSON)
@@ -256,11 +291,17 @@ func (w *changelogWriter) close(g *Globals) error {
 func streamRun(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOptions, t *streamTable, seen *probeCounter) error {
 	t.engine.SetGrace(opts.Grace)
 	t.engine.TrackChanges()
+	if scaleOut, err := opts.scaleOutGroup(g, in); err != nil || scaleOut != "" {
+		if err != nil {
+			return err
+		}
+		return scaleOutRun(ctx, g, in, opts, t, seen, scaleOut)
+	}
 
 	topic, _, _ := kafka.ParseAddress(in.From)
 	ckpt := &checkpoint{Command: t.name, Settings: t.settings, Topic: topic, Offsets: map[int32]int64{}}
 	if opts.StateDir != "" {
-		restored, err := loadCheckpoint(opts.StateDir, ckpt, t.engine)
+		restored, err := loadCheckpoint(opts.StateDir, ckpt, t.state())
 		if err != nil {
 			return err
 		}
@@ -288,7 +329,7 @@ func streamRun(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOp
 		runErr = closeErr
 	}
 	if runErr == nil && opts.StateDir != "" {
-		runErr = saveCheckpoint(opts.StateDir, ckpt, t.engine)
+		runErr = saveCheckpoint(opts.StateDir, ckpt, t.state())
 	}
 	fmt.Fprintf(g.IO.ErrOut, "%s: %s read, %s late (older than the grace period %v) and not counted, %s open\n",
 		t.name, plural(ckpt.Records, "record"), plural(ckpt.Late, "record"), opts.Grace, plural(int64(t.engine.Groups()), "group"))
@@ -319,7 +360,7 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 			return err
 		}
 		if opts.StateDir != "" && sinceCheckpoint > 0 {
-			if err := saveCheckpoint(opts.StateDir, ckpt, t.engine); err != nil {
+			if err := saveCheckpoint(opts.StateDir, ckpt, t.state()); err != nil {
 				return err
 			}
 		}
@@ -374,8 +415,16 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 func (t *streamTable) add(g *Globals, rec *record.Record, ckpt *checkpoint, out *changelogWriter, table *servedTable) error {
 	lateBefore := t.engine.Late()
 	t.engine.Add(rec)
+	if t.extra != nil {
+		if err := t.extra.add(rec); err != nil {
+			return err
+		}
+	}
 	changes := t.engine.Changes()
-	t.engine.CloseExpired() // their rows are in the changelog already
+	closed := t.engine.CloseExpired() // their rows are in the changelog already
+	if t.extra != nil {
+		changes = append(changes, t.extra.closed(closed)...)
+	}
 	ckpt.Records++
 	if late := t.engine.Late(); late > lateBefore {
 		ckpt.Late = late
@@ -408,7 +457,15 @@ keeps the latest row per key. A window closes when event time (the largest
 timestamp read) passes its end by --grace; records for closed windows are
 counted as late and reported on stderr. --state-dir saves state and input
 offsets together, so a restart continues without counting a record twice.
---serve answers pull queries over HTTP (GET /rows?COLUMN=VALUE&from=&to=).`
+--serve answers pull queries over HTTP (GET /rows?COLUMN=VALUE&from=&to=).
+
+With --group G several instances share the work: each reads a share of the
+input partitions, sends each record keyed by its group key to the repartition
+topic (--repartition, default G-repartition, created when missing), and
+aggregates a share of that topic's partitions, so each key lives in one
+instance. Records, offsets and the changelog (--to kafka:TOPIC) are committed
+in one Kafka transaction, and a partition that moves to another instance is
+rebuilt there by reading the repartition partition from its start.`
 
 // checkReportFlags validates the flags that the report commands share: the
 // output format, the input and stream mode. It returns the output format.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -18,8 +19,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/wifiq/wifiq/ops"
 )
 
 // checkpointVersion is the version of the checkpoint file format.
@@ -44,10 +43,17 @@ type checkpoint struct {
 	SavedAt  string          `json:"saved_at"`
 }
 
+// engineState is the state a checkpoint saves after its header: an
+// *ops.Engine, or a streamExtra with its engine.
+type engineState interface {
+	Encode(w io.Writer) error
+	Decode(r io.Reader) error
+}
+
 // saveCheckpoint writes the checkpoint and the engine state to a temporary
 // file, syncs it and renames it over the previous one, so that a crash
 // leaves either the old or the new checkpoint, never a mix.
-func saveCheckpoint(dir string, c *checkpoint, engine *ops.Engine) error {
+func saveCheckpoint(dir string, c *checkpoint, engine engineState) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("unable to create --state-dir: %w", err)
 	}
@@ -89,7 +95,7 @@ func saveCheckpoint(dir string, c *checkpoint, engine *ops.Engine) error {
 // loadCheckpoint reads the checkpoint in dir into c and engine. It returns
 // false when dir has none yet. c carries the command, settings and topic
 // of this run, which must match the saved ones.
-func loadCheckpoint(dir string, c *checkpoint, engine *ops.Engine) (bool, error) {
+func loadCheckpoint(dir string, c *checkpoint, engine engineState) (bool, error) {
 	path := filepath.Join(dir, checkpointFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/wifiq/wifiq/record"
 )
@@ -20,6 +21,9 @@ type Query struct {
 	// Where is the record filter: only records for which it returns true
 	// are aggregated. Nil aggregates every record.
 	Where func(*record.Record) bool
+	// WhereFields are the record fields Where reads. Nil with a Where
+	// means unknown, so Fields names no projection.
+	WhereFields []string
 	// GroupBy are the key columns; none puts every record in one group.
 	GroupBy []Expr
 	// Window splits each group into windows of event time; nil is a
@@ -104,6 +108,9 @@ type Engine struct {
 	scratch []string
 	windows []Window
 	args    []Value
+
+	// strings interns the members of the groups' sets.
+	strings *interner
 }
 
 // group is the state of one key in one window.
@@ -111,6 +118,9 @@ type group struct {
 	key    string // GroupBy values, encoded by appendKey
 	window Window
 	states []aggState // one per aggregate
+	// inlineKey holds the bytes of a short map key, so that the map's key
+	// comparison reads the cache line that the group's update reads next.
+	inlineKey [inlineKeySize]byte
 
 	// For TrackChanges: whether the group changed since the last Changes,
 	// and the window of the row the changelog holds for it, if any.
@@ -131,13 +141,15 @@ func NewEngine(q Query) (*Engine, error) {
 		}
 		cols.key[e.Name] = i
 	}
-	e := &Engine{query: q, columns: cols, gap: -1, grace: -1}
+	e := &Engine{query: q, columns: cols, gap: -1, grace: -1, strings: newInterner()}
 	for i, a := range q.Aggregates {
 		if _, err := a.resultKind(); err != nil {
 			return nil, err
 		}
 		cols.aggregate[a.Name] = i
-		e.plans = append(e.plans, newPlan(a, e.argIndex(a)))
+		p := newPlan(a, e.argIndex(a))
+		p.strings = e.strings
+		e.plans = append(e.plans, p)
 	}
 	e.shareSets()
 	e.args = make([]Value, len(e.argExprs))
@@ -196,6 +208,25 @@ func sessionSpec(w WindowSpec) (Session, bool) {
 		return *s, s != nil
 	}
 	return Session{}, false
+}
+
+// Fields returns the record fields the query reads: those of Where, the
+// group keys and the aggregates' arguments. A reader may leave the other
+// fields out of the records it passes to Add (record.Reader.Project). It
+// returns nil when some expression does not name its fields, and then
+// every field is needed.
+func (e *Engine) Fields() []string {
+	lists := [][]string{noFields}
+	if e.query.Where != nil {
+		lists = append(lists, e.query.WhereFields)
+	}
+	for _, g := range e.query.GroupBy {
+		lists = append(lists, g.fields)
+	}
+	for _, a := range e.argExprs {
+		lists = append(lists, a.fields)
+	}
+	return unionFields(lists...)
 }
 
 // Columns returns the names of the key columns and then of the aggregates.
@@ -286,8 +317,9 @@ func (e *Engine) addToWindows(ts int64) bool {
 		e.keyBuf = binary.BigEndian.AppendUint64(e.keyBuf[:keyLen], uint64(w.Start))
 		g := e.groups[string(e.keyBuf)]
 		if g == nil {
-			mapKey := string(e.keyBuf) // the group's key is its first part
-			g = e.newGroup(mapKey[:keyLen], w)
+			g = e.newGroup("", w)
+			mapKey := g.storeKey(e.keyBuf) // the group's key is its first part
+			g.key = mapKey[:keyLen]
 			e.groups[mapKey] = g
 		}
 		e.update(g)
@@ -346,6 +378,21 @@ func (e *Engine) addToSession(ts int64) bool {
 	return true
 }
 
+// inlineKeySize is the longest map key a group stores inline: a device
+// name or address with its window start.
+const inlineKeySize = 40
+
+// storeKey returns key as a string, stored in g when it fits. The string
+// keeps g in memory as long as a map holds it, which the map's value does
+// anyway.
+func (g *group) storeKey(key []byte) string {
+	if len(key) == 0 || len(key) > inlineKeySize {
+		return string(key)
+	}
+	n := copy(g.inlineKey[:], key)
+	return unsafe.String(&g.inlineKey[0], n)
+}
+
 func (e *Engine) newGroup(key string, w Window) *group {
 	return &group{key: key, window: w, states: make([]aggState, len(e.plans))}
 }
@@ -355,12 +402,17 @@ var countStar = BoolValue(true)
 
 // update adds the current record's arguments to g.
 func (e *Engine) update(g *group) {
-	for i, p := range e.plans {
-		v := countStar
-		if p.arg >= 0 {
-			v = e.args[p.arg]
+	states := g.states[:len(e.plans)]
+	for i := range e.plans {
+		p := &e.plans[i]
+		switch {
+		case p.op == opSharedDistinct:
+			// It reads another aggregate's set.
+		case p.arg < 0:
+			p.addRef(&states[i], &countStar, e.seq)
+		default:
+			p.addRef(&states[i], &e.args[p.arg], e.seq)
 		}
-		p.add(&g.states[i], v, e.seq)
 	}
 	if e.track && !g.changed {
 		g.changed = true

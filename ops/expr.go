@@ -2,6 +2,7 @@ package ops
 
 import (
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,30 @@ type Expr struct {
 	// evaluates an argument that several aggregates share once: equal ids
 	// give equal values. It is empty when unknown.
 	id string
+	// fields are the record fields eval reads, so that a reader can skip
+	// the others. Nil means unknown, which makes the reader keep every
+	// field; an expression that reads none has an empty, non-nil list.
+	fields []string
+}
+
+// noFields is the field list of an expression that reads no field.
+var noFields = []string{}
+
+// unionFields returns the fields that the lists name together, or nil
+// when one of them is unknown (nil).
+func unionFields(lists ...[]string) []string {
+	out := []string{}
+	for _, list := range lists {
+		if list == nil {
+			return nil
+		}
+		for _, f := range list {
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }
 
 // Eval returns the value of e for rec. Strings and lists may share memory
@@ -59,7 +84,7 @@ func (e Expr) As(name string) Expr {
 
 // Field is the first value of a record field (its key, such as wlan_sa).
 func Field(key string) Expr {
-	return Expr{Name: key, Kind: KindString, id: "Field(" + key + ")", eval: func(rec *record.Record, _ *[]string) Value {
+	return Expr{Name: key, Kind: KindString, id: "Field(" + key + ")", fields: []string{key}, eval: func(rec *record.Record, _ *[]string) Value {
 		if v, ok := rec.First(key); ok {
 			return StringValue(v)
 		}
@@ -69,7 +94,7 @@ func Field(key string) Expr {
 
 // FieldValues is every value of a record field, as a list.
 func FieldValues(key string) Expr {
-	return Expr{Name: key, Kind: KindList, id: "FieldValues(" + key + ")", eval: func(rec *record.Record, scratch *[]string) Value {
+	return Expr{Name: key, Kind: KindList, id: "FieldValues(" + key + ")", fields: []string{key}, eval: func(rec *record.Record, scratch *[]string) Value {
 		values := rec.Get(key)
 		if len(values) == 0 {
 			return Null
@@ -83,7 +108,7 @@ func FieldValues(key string) Expr {
 // FieldInt is the first value of a record field as an integer, read as
 // decimal or 0x-prefixed hexadecimal; NULL when it is neither.
 func FieldInt(key string) Expr {
-	return Expr{Name: key, Kind: KindInt, id: "FieldInt(" + key + ")", eval: func(rec *record.Record, _ *[]string) Value {
+	return Expr{Name: key, Kind: KindInt, id: "FieldInt(" + key + ")", fields: []string{key}, eval: func(rec *record.Record, _ *[]string) Value {
 		return parseInt(rec, key)
 	}}
 }
@@ -103,7 +128,7 @@ func parseInt(rec *record.Record, key string) Value {
 // EventTime is the record's event time in milliseconds since the Unix
 // epoch: ksqlDB's ROWTIME.
 func EventTime() Expr {
-	return Expr{Name: "timestamp", Kind: KindInt, id: "EventTime()", eval: func(rec *record.Record, _ *[]string) Value {
+	return Expr{Name: "timestamp", Kind: KindInt, id: "EventTime()", fields: noFields, eval: func(rec *record.Record, _ *[]string) Value {
 		return IntValue(rec.Timestamp)
 	}}
 }
@@ -115,7 +140,7 @@ func Day(loc *time.Location) Expr {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return Expr{Name: "day", Kind: KindString, id: "Day(" + loc.String() + ")", eval: func(rec *record.Record, _ *[]string) Value {
+	return Expr{Name: "day", Kind: KindString, id: "Day(" + loc.String() + ")", fields: noFields, eval: func(rec *record.Record, _ *[]string) Value {
 		return StringValue(time.UnixMilli(rec.Timestamp).In(loc).Format(time.DateOnly))
 	}}
 }
@@ -123,7 +148,7 @@ func Day(loc *time.Location) Expr {
 // TypeSubtype is wlan.fc.type_subtype as a number, from the decimal
 // (classic) or hexadecimal (tshark 4.0) form; NULL when missing or invalid.
 func TypeSubtype() Expr {
-	return Expr{Name: "type_subtype", Kind: KindInt, id: "TypeSubtype()", eval: func(rec *record.Record, _ *[]string) Value {
+	return Expr{Name: "type_subtype", Kind: KindInt, id: "TypeSubtype()", fields: []string{"wlan_fc_type_subtype"}, eval: func(rec *record.Record, _ *[]string) Value {
 		if n, ok := rec.TypeSubtype(); ok {
 			return IntValue(int64(n))
 		}
@@ -134,10 +159,12 @@ func TypeSubtype() Expr {
 // SourceAddress is the frame's source address: wlan.sa, or wlan.ta for
 // frames without one.
 func SourceAddress() Expr {
-	return Expr{Name: "source_address", Kind: KindString, id: "SourceAddress()", eval: func(rec *record.Record, _ *[]string) Value {
+	return Expr{Name: "source_address", Kind: KindString, id: "SourceAddress()", fields: sourceAddressFields, eval: func(rec *record.Record, _ *[]string) Value {
 		return StringValue(sourceAddress(rec)).orNull()
 	}}
 }
+
+var sourceAddressFields = []string{"wlan_sa", "wlan_ta"}
 
 func sourceAddress(rec *record.Record) string {
 	if v, ok := rec.First("wlan_sa"); ok {
@@ -160,16 +187,34 @@ func (v Value) orNull() Value {
 // else wlan.sa_resolved, else the source address as SourceAddress reads it.
 // An empty deviceField skips the first step.
 func SourceDevice(deviceField string) Expr {
-	return Expr{Name: "device", Kind: KindString, id: "SourceDevice(" + deviceField + ")", eval: func(rec *record.Record, _ *[]string) Value {
-		for _, key := range [...]string{deviceField, "wlan_sa_resolved", "wlan_sa", "wlan_ta_resolved", "wlan_ta"} {
-			if key == "" {
-				continue
-			}
-			if v, ok := rec.First(key); ok && v != "" {
-				return StringValue(v)
+	keys := []string{"wlan_sa_resolved", "wlan_sa", "wlan_ta_resolved", "wlan_ta"}
+	if deviceField != "" {
+		keys = append([]string{deviceField}, keys...)
+	}
+	return Expr{Name: "device", Kind: KindString, id: "SourceDevice(" + deviceField + ")", fields: keys, eval: func(rec *record.Record, _ *[]string) Value {
+		// One pass over the record's fields finds the first of keys whose
+		// first value, as Record.First reads it, is not empty, where a
+		// search per key would pass over them again for every missing one.
+		// seen marks the keys met, because only a key's first field counts.
+		best, found := len(keys), ""
+		var seen uint64
+		for i := range rec.Fields {
+			f := &rec.Fields[i]
+			for k := range best {
+				if f.Key != keys[k] {
+					continue
+				}
+				if seen&(1<<k) == 0 && len(f.Values) > 0 && f.Values[0] != "" {
+					best, found = k, f.Values[0]
+				}
+				seen |= 1 << k
+				break
 			}
 		}
-		return Null
+		if best == len(keys) {
+			return Null
+		}
+		return StringValue(found)
 	}}
 }
 
@@ -178,7 +223,7 @@ func SourceDevice(deviceField string) Expr {
 // show. It is NULL when the record has no source address or the address
 // does not start with two hex digits.
 func Randomised() Expr {
-	return Expr{Name: "randomised", Kind: KindBool, id: "Randomised()", eval: func(rec *record.Record, _ *[]string) Value {
+	return Expr{Name: "randomised", Kind: KindBool, id: "Randomised()", fields: sourceAddressFields, eval: func(rec *record.Record, _ *[]string) Value {
 		return locallyAdministered(sourceAddress(rec))
 	}}
 }
@@ -199,7 +244,7 @@ func locallyAdministered(address string) Value {
 // as \\ and any other byte as \xNN, so distinct SSIDs never render alike.
 // The wildcard SSID is the empty string.
 func SSID() Expr {
-	return Expr{Name: "ssid", Kind: KindString, id: "SSID()", eval: func(rec *record.Record, _ *[]string) Value {
+	return Expr{Name: "ssid", Kind: KindString, id: "SSID()", fields: ssidFields, eval: func(rec *record.Record, _ *[]string) Value {
 		v, ok := rec.First("wlan_ssid")
 		if !ok {
 			return Null
@@ -208,18 +253,20 @@ func SSID() Expr {
 	}}
 }
 
+var ssidFields = []string{"wlan_ssid"}
+
 // DirectedSSID is SSID, but NULL for the wildcard SSID, so aggregates over
 // it count only the networks a device asked for by name.
 func DirectedSSID() Expr {
 	ssid := SSID()
-	return Expr{Name: "ssid", Kind: KindString, id: "DirectedSSID()", eval: func(rec *record.Record, scratch *[]string) Value {
+	return Expr{Name: "ssid", Kind: KindString, id: "DirectedSSID()", fields: ssidFields, eval: func(rec *record.Record, scratch *[]string) Value {
 		return ssid.eval(rec, scratch).orNull()
 	}}
 }
 
 // SSIDs is every SSID of the frame, rendered as SSID renders the first.
 func SSIDs() Expr {
-	return Expr{Name: "ssids", Kind: KindList, id: "SSIDs()", eval: func(rec *record.Record, scratch *[]string) Value {
+	return Expr{Name: "ssids", Kind: KindList, id: "SSIDs()", fields: ssidFields, eval: func(rec *record.Record, scratch *[]string) Value {
 		values := rec.Get("wlan_ssid")
 		if len(values) == 0 {
 			return Null
@@ -256,7 +303,7 @@ func plainASCII(s string) bool {
 // (tshark 4.0 writes unseparated hex). A value that is not hex is kept as
 // it is.
 func VendorData() Expr {
-	return Expr{Name: "vendor_data", Kind: KindList, id: "VendorData()", eval: func(rec *record.Record, scratch *[]string) Value {
+	return Expr{Name: "vendor_data", Kind: KindList, id: "VendorData()", fields: []string{"wlan_tag_vendor_data"}, eval: func(rec *record.Record, scratch *[]string) Value {
 		values := rec.Get("wlan_tag_vendor_data")
 		if len(values) == 0 {
 			return Null
@@ -304,7 +351,7 @@ func When(cond, e Expr) Expr {
 	if cond.id != "" && e.id != "" {
 		id = "When(" + cond.id + ", " + e.id + ")"
 	}
-	return Expr{Name: e.Name, Kind: e.Kind, id: id, eval: func(rec *record.Record, scratch *[]string) Value {
+	return Expr{Name: e.Name, Kind: e.Kind, id: id, fields: unionFields(cond.fields, e.fields), eval: func(rec *record.Record, scratch *[]string) Value {
 		if !cond.eval(rec, scratch).Bool() {
 			return Null
 		}
@@ -330,7 +377,11 @@ func Tuple(name string, exprs ...Expr) Expr {
 	if id != "" {
 		id += ")"
 	}
-	return Expr{Name: name, Kind: KindString, id: id, eval: func(rec *record.Record, scratch *[]string) Value {
+	lists := make([][]string, len(exprs))
+	for i, e := range exprs {
+		lists[i] = e.fields
+	}
+	return Expr{Name: name, Kind: KindString, id: id, fields: unionFields(lists...), eval: func(rec *record.Record, scratch *[]string) Value {
 		var key []byte
 		for _, e := range exprs {
 			key = appendKey(key, e.eval(rec, scratch))

@@ -7,6 +7,9 @@ import (
 // ProbeRequest is wlan.fc.type_subtype of a probe request.
 const ProbeRequest = 0x04
 
+// probeRequestFields are the fields IsProbeRequest reads.
+var probeRequestFields = []string{"wlan_fc_type_subtype"}
+
 // IsProbeRequest reports whether rec is a probe request, in either value
 // style.
 func IsProbeRequest(rec *record.Record) bool {
@@ -32,9 +35,10 @@ func SignalDBm() Expr { return FieldInt("wlan_radio_signal_dbm").As("signal_dbm"
 // names no network.
 func DeviceQuery(deviceField string, window WindowSpec) Query {
 	return Query{
-		Where:   IsProbeRequest,
-		GroupBy: []Expr{SourceDevice(deviceField)},
-		Window:  window,
+		Where:       IsProbeRequest,
+		WhereFields: probeRequestFields,
+		GroupBy:     []Expr{SourceDevice(deviceField)},
+		Window:      window,
 		Aggregates: []Aggregate{
 			{Name: "probes", Func: Count},
 			{Name: "earliest", Func: Min, Arg: EventTime()},
@@ -55,8 +59,9 @@ func DeviceQuery(deviceField string, window WindowSpec) Query {
 // show.
 func ProbesQuery(window WindowSpec) Query {
 	return Query{
-		Where:  IsProbeRequest,
-		Window: window,
+		Where:       IsProbeRequest,
+		WhereFields: probeRequestFields,
+		Window:      window,
 		Aggregates: []Aggregate{
 			{Name: "probes", Func: Count},
 			{Name: "macs", Func: CountDistinct, Arg: SourceAddress()},

@@ -41,6 +41,8 @@ type plan struct {
 	// shared is, for opSharedDistinct, the index of the COLLECT_SET whose
 	// set it counts.
 	shared int
+	// strings is the engine's interner, for the members of sets.
+	strings *interner
 }
 
 func newPlan(a Aggregate, arg int) plan {
@@ -105,7 +107,11 @@ func (st *aggState) setInt(v int64)     { st.x, st.has = uint64(v), true }
 func (st *aggState) setFloat(f float64) { st.x, st.has = math.Float64bits(f), true }
 
 // add adds one argument value, from the record numbered seq.
-func (p plan) add(st *aggState, v Value, seq int64) {
+func (p plan) add(st *aggState, v Value, seq int64) { p.addRef(st, &v, seq) }
+
+// addRef is add with the value passed by reference, which spares the
+// engine copying every argument for every aggregate of a record.
+func (p *plan) addRef(st *aggState, v *Value, seq int64) {
 	if v.IsNull() {
 		return
 	}
@@ -143,12 +149,16 @@ func (p plan) add(st *aggState, v Value, seq int64) {
 		st.n++
 		st.x = math.Float64bits(st.float() + v.Float)
 	case opCollectSet, opCountDistinct:
-		set, _ := st.p.(*stringSet)
-		if set == nil {
-			set = &stringSet{}
-			st.p = set
+		switch v.Kind {
+		case KindList:
+			for _, item := range v.List {
+				st.setAdd(item, p.strings)
+			}
+		case KindString:
+			st.setAdd(v.Str, p.strings)
+		default:
+			st.setAdd(v.Text(), p.strings)
 		}
-		set.addValue(v)
 	case opHistogram:
 		h, _ := st.p.(*histogram)
 		if h == nil {
@@ -165,11 +175,11 @@ func (p plan) add(st *aggState, v Value, seq int64) {
 		h.addN(v.Int, 1)
 	case opLatest:
 		if !st.has || seq > st.n {
-			st.setValue(v, seq)
+			st.setValue(*v, seq)
 		}
 	case opEarliest:
 		if !st.has || seq < st.n {
-			st.setValue(v, seq)
+			st.setValue(*v, seq)
 		}
 	}
 }
@@ -256,9 +266,7 @@ func (p plan) merge(dst, src *aggState) {
 		dst.n += src.n
 		dst.x = math.Float64bits(dst.float() + src.float())
 	case opCollectSet, opCountDistinct:
-		if other, _ := src.p.(*stringSet); other != nil {
-			other.each(func(v string) { p.add(dst, StringValue(v), 0) })
-		}
+		src.setEach(func(v string) { dst.setAdd(v, p.strings) })
 	case opHistogram:
 		if other, _ := src.p.(*histogram); other != nil {
 			if dst.p == nil {
@@ -315,14 +323,11 @@ func (p plan) result(st *aggState, states []aggState) Value {
 		}
 		return FloatValue(st.float() / float64(st.n))
 	case opCollectSet:
-		set, _ := st.p.(*stringSet)
-		return ListValue(set.sorted())
+		return ListValue(st.setSorted())
 	case opCountDistinct:
-		set, _ := st.p.(*stringSet)
-		return IntValue(int64(set.len()))
+		return IntValue(int64(st.setLen()))
 	case opSharedDistinct:
-		set, _ := states[p.shared].p.(*stringSet)
-		return IntValue(int64(set.len()))
+		return IntValue(int64(states[p.shared].setLen()))
 	case opHistogram:
 		h, _ := st.p.(*histogram)
 		return h.result()
@@ -338,6 +343,58 @@ func (p plan) result(st *aggState, states []aggState) Value {
 	return Null
 }
 
+// The state of COLLECT_SET and COUNT_DISTINCT is a set of strings. Most
+// groups see one distinct value (one SSID, the broadcast address), so the
+// state holds its first member itself, in s with has set, and only a
+// second distinct member moves the members into a *stringSet in p. That
+// spares each such group the set's memory and the cache misses of reaching
+// it.
+
+// setAdd adds v to the set of st, copying it through in.
+func (st *aggState) setAdd(v string, in *interner) {
+	if set, _ := st.p.(*stringSet); set != nil {
+		set.add(v)
+		return
+	}
+	if !st.has {
+		st.s, st.has = in.intern(v), true
+		return
+	}
+	if v == st.s {
+		return
+	}
+	set := &stringSet{strings: in}
+	set.add(st.s)
+	set.add(v)
+	st.p, st.s, st.has = set, "", false
+}
+
+func (st *aggState) setLen() int {
+	if set, _ := st.p.(*stringSet); set != nil {
+		return set.len()
+	}
+	if st.has {
+		return 1
+	}
+	return 0
+}
+
+func (st *aggState) setEach(fn func(string)) {
+	if set, _ := st.p.(*stringSet); set != nil {
+		set.each(fn)
+	} else if st.has {
+		fn(st.s)
+	}
+}
+
+// setSorted returns the members of the set of st as stringSet.sorted does.
+func (st *aggState) setSorted() []string {
+	if set, _ := st.p.(*stringSet); set != nil || !st.has {
+		return set.sorted()
+	}
+	return []string{st.s}
+}
+
 // stringSet is a set of strings that stays a small sorted slice until it
 // outgrows smallSetMax, because most groups see few distinct values and a
 // map costs several hundred bytes even when nearly empty. A nil set is
@@ -345,30 +402,19 @@ func (p plan) result(st *aggState, states []aggState) Value {
 type stringSet struct {
 	small []string
 	large map[string]struct{}
+	// strings copies the members, sharing equal ones between sets; nil
+	// copies each.
+	strings *interner
 }
 
 const smallSetMax = 32
-
-// addValue adds a scalar as its Text, and each item of a list.
-func (s *stringSet) addValue(v Value) {
-	switch v.Kind {
-	case KindList:
-		for _, item := range v.List {
-			s.add(item)
-		}
-	case KindString:
-		s.add(v.Str)
-	default:
-		s.add(v.Text())
-	}
-}
 
 // add inserts v, copying it: callers pass strings that share memory with a
 // record.
 func (s *stringSet) add(v string) {
 	if s.large != nil {
 		if _, ok := s.large[v]; !ok {
-			s.large[strings.Clone(v)] = struct{}{}
+			s.large[s.strings.intern(v)] = struct{}{}
 		}
 		return
 	}
@@ -377,7 +423,7 @@ func (s *stringSet) add(v string) {
 		return
 	}
 	if len(s.small) < smallSetMax {
-		s.small = slices.Insert(s.small, i, strings.Clone(v))
+		s.small = slices.Insert(s.small, i, s.strings.intern(v))
 		return
 	}
 	s.large = make(map[string]struct{}, 2*smallSetMax)
@@ -385,7 +431,7 @@ func (s *stringSet) add(v string) {
 		s.large[item] = struct{}{}
 	}
 	s.small = nil
-	s.large[strings.Clone(v)] = struct{}{}
+	s.large[s.strings.intern(v)] = struct{}{}
 }
 
 func (s *stringSet) len() int {
@@ -425,7 +471,7 @@ type histogram struct {
 	large map[string]int64
 }
 
-func (h *histogram) addValue(v Value) {
+func (h *histogram) addValue(v *Value) {
 	switch v.Kind {
 	case KindList:
 		for _, item := range v.List {

@@ -41,14 +41,97 @@ type Reader struct {
 	rec    Record
 	buf    []byte   // unescaped strings of the current record
 	values []string // backing array for field values
+	// keep, when set, are the only fields parsed into records.
+	keep map[string]struct{}
+	// seenKeys caches keep's answer for the keys of the previous record,
+	// in their order, because consecutive records mostly have the same
+	// keys in the same order. seenAt is the current key's index.
+	seenKeys []seenKey
+	seenAt   int
+	// keepLine, when set, chooses the lines to parse (LineFilter), and
+	// wasLong marks the line read last as longer than the buffer.
+	keepLine func([]byte) bool
+	wasLong  bool
+}
+
+// seenKey is a key and whether the projection skips it.
+type seenKey struct {
+	key  string
+	skip bool
+}
+
+// Project makes the reader parse only the named fields into records and
+// skip the values of the others, which saves most of the parsing when a
+// command reads few fields. The fields that style detection reads
+// (wlan_fc_type_subtype, wlan_ssid) are always kept. Nil keeps every
+// field, as a new reader does. Lines are still checked to be JSON objects
+// with a valid "timestamp"; a broken value of a skipped field is reported
+// as it would be otherwise.
+func (r *Reader) Project(fields []string) {
+	if fields == nil {
+		r.keep = nil
+		return
+	}
+	r.keep = map[string]struct{}{"wlan_fc_type_subtype": {}, "wlan_ssid": {}}
+	for _, f := range fields {
+		r.keep[f] = struct{}{}
+	}
+}
+
+// LineFilter is an input whose lines a Reader may leave out before
+// parsing them. NewReader reads such an input's lines from Unfiltered and
+// parses only those that KeepLine keeps, which spares copying every line
+// through the filter. Lines longer than the reader's buffer are parsed
+// without asking KeepLine. A line left out is skipped as an empty line is,
+// and line numbers still count it.
+type LineFilter interface {
+	Unfiltered() io.Reader
+	KeepLine(line []byte) bool
+}
+
+// FieldLister is an input that names the only record fields its readers
+// need to parse. NewReader projects a reader of such an input onto them.
+type FieldLister interface {
+	RecordFields() []string
+}
+
+// skips reports whether a projection leaves the field key out.
+func (r *Reader) skips(key string) bool {
+	if r.keep == nil {
+		return false
+	}
+	i := r.seenAt
+	r.seenAt++
+	if i < len(r.seenKeys) && r.seenKeys[i].key == key {
+		return r.seenKeys[i].skip
+	}
+	_, ok := r.keep[key]
+	// The key aliases the line, so the cache keeps a copy.
+	entry := seenKey{key: strings.Clone(key), skip: !ok}
+	if i < len(r.seenKeys) {
+		r.seenKeys[i] = entry
+	} else {
+		r.seenKeys = append(r.seenKeys, entry)
+	}
+	return !ok
 }
 
 // maxLine bounds a record line; longer lines are reported and skipped.
 const maxLine = 4 << 20
 
 // NewReader returns a reader of r; source names it in error messages.
+// When r is a FieldLister, the reader is projected onto its fields.
 func NewReader(r io.Reader, source string) *Reader {
-	return &Reader{Source: source, in: bufio.NewReaderSize(r, 256*1024)}
+	reader := &Reader{Source: source}
+	if lister, ok := r.(FieldLister); ok {
+		reader.Project(lister.RecordFields())
+	}
+	if filter, ok := r.(LineFilter); ok {
+		reader.keepLine = filter.KeepLine
+		r = filter.Unfiltered()
+	}
+	reader.in = bufio.NewReaderSize(r, 256*1024)
+	return reader
 }
 
 // errLineTooLong marks a line longer than maxLine, which was skipped.
@@ -57,6 +140,7 @@ var errLineTooLong = errors.New("line too long")
 // nextLine returns the next line without its newline. A line longer than
 // maxLine is read to its end and dropped, and errLineTooLong returned.
 func (r *Reader) nextLine() ([]byte, error) {
+	r.wasLong = false
 	line, err := r.in.ReadSlice('\n')
 	if err == nil || (err == io.EOF && len(line) > 0) {
 		return bytes.TrimSuffix(line, []byte{'\n'}), nil
@@ -65,6 +149,7 @@ func (r *Reader) nextLine() ([]byte, error) {
 		return nil, err
 	}
 	r.long = append(r.long[:0], line...)
+	r.wasLong = true
 	for {
 		line, err = r.in.ReadSlice('\n')
 		if len(r.long) <= maxLine {
@@ -97,6 +182,9 @@ func (r *Reader) Read() (*Record, error) {
 			return nil, err
 		}
 		r.line++
+		if r.keepLine != nil && !r.wasLong && !r.keepLine(line) {
+			continue
+		}
 		if r.line == 1 {
 			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 		}
@@ -138,31 +226,17 @@ func (r *Reader) parse(line []byte) (rec *Record, skip bool, reason string) {
 	r.rec.Offset = r.line
 	r.buf = r.buf[:0]
 	r.values = r.values[:0]
-	p := parser{data: line, r: r}
-	hasTimestamp := false
-	if err := p.object(func(key string) error {
-		switch key {
-		case "index":
-			skip = true
-			return p.skipValue()
-		case "timestamp":
-			v, err := p.stringOrNumber()
-			if err != nil {
-				return err
-			}
-			ts, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return fmt.Errorf("timestamp %q is not a whole number of milliseconds", v)
-			}
-			r.rec.Timestamp = ts
-			hasTimestamp = true
-			return nil
-		case "layers":
-			return p.object(p.layerMember(""))
+	r.seenAt = 0
+	hasTimestamp, flat := r.parseFlat(line)
+	if !flat {
+		r.rec.Fields = r.rec.Fields[:0]
+		r.rec.Timestamp = 0
+		r.values = r.values[:0]
+		r.seenAt = 0
+		hasTimestamp = false
+		if err := r.parseGeneral(line, &skip, &hasTimestamp); err != nil {
+			return nil, false, "invalid record: " + err.Error()
 		}
-		return p.field(key)
-	}); err != nil {
-		return nil, false, "invalid record: " + err.Error()
 	}
 	if skip {
 		return nil, true, ""
@@ -178,6 +252,37 @@ func (r *Reader) parse(line []byte) (rec *Record, skip bool, reason string) {
 	}
 	r.rec.Style = r.detectStyle()
 	return &r.rec, false, ""
+}
+
+// parseGeneral reads any record line with the general JSON parser. It
+// sets *skip for tshark's index lines.
+func (r *Reader) parseGeneral(line []byte, skip, hasTimestamp *bool) error {
+	p := parser{data: line, r: r}
+	return p.object(func(key string) error {
+		switch key {
+		case "index":
+			*skip = true
+			return p.skipValue()
+		case "timestamp":
+			v, err := p.stringOrNumber()
+			if err != nil {
+				return err
+			}
+			ts, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("timestamp %q is not a whole number of milliseconds", v)
+			}
+			r.rec.Timestamp = ts
+			*hasTimestamp = true
+			return nil
+		case "layers":
+			return p.object(p.layerMember(""))
+		}
+		if r.skips(key) {
+			return p.skipValue()
+		}
+		return p.field(key)
+	})
 }
 
 func (r *Reader) detectStyle() capture.Style {
@@ -219,7 +324,11 @@ func (p *parser) layerMember(protocol string) func(string) error {
 		case c == '[' && !p.arrayOfScalars():
 			return p.skipValue()
 		}
-		return p.field(strings.TrimPrefix(key, protocol))
+		key = strings.TrimPrefix(key, protocol)
+		if p.r.skips(key) {
+			return p.skipValue()
+		}
+		return p.field(key)
 	}
 }
 
@@ -316,6 +425,11 @@ func (p *parser) field(key string) error {
 		return p.errorf("missing value of %q", key)
 	}
 	start := len(p.r.values)
+	if p.data[p.pos] == '[' && p.plainArray(true) {
+		values := p.r.values[start:len(p.r.values):len(p.r.values)]
+		p.r.rec.Fields = append(p.r.rec.Fields, Field{Key: key, Values: values})
+		return nil
+	}
 	if p.data[p.pos] == '[' {
 		p.pos++
 		p.ws()
@@ -355,6 +469,44 @@ func (p *parser) field(key string) error {
 	return nil
 }
 
+// plainArray reads the array at p.pos when it has the shape that wifiq
+// and tshark write: strings without escapes, and no whitespace. keep
+// appends the strings to the reader's values. For any other shape it
+// returns false with nothing read, and the general path reads the array.
+func (p *parser) plainArray(keep bool) bool {
+	data, i := p.data, p.pos+1
+	mark := len(p.r.values)
+	if i < len(data) && data[i] == ']' {
+		p.pos = i + 1
+		return true
+	}
+	for i < len(data) && data[i] == '"' {
+		start := i + 1
+		j := start
+		for j < len(data) && data[j] != '"' && data[j] != '\\' {
+			j++
+		}
+		if j == len(data) || data[j] == '\\' {
+			break
+		}
+		if keep {
+			p.r.values = append(p.r.values, unsafeString(data[start:j]))
+		}
+		i = j + 1
+		if i < len(data) && data[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(data) && data[i] == ']' {
+			p.pos = i + 1
+			return true
+		}
+		break
+	}
+	p.r.values = p.r.values[:mark]
+	return false
+}
+
 func (p *parser) stringOrNumber() (string, error) {
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == '"' {
@@ -380,19 +532,20 @@ func (p *parser) str() (string, error) {
 		return "", err
 	}
 	start := p.pos
-	for p.pos < len(p.data) {
-		c := p.data[p.pos]
-		if c == '"' {
-			s := unsafeString(p.data[start:p.pos])
-			p.pos++
-			return s, nil
-		}
-		if c == '\\' {
-			return p.escapedString(start)
-		}
-		p.pos++
+	data := p.data
+	i := start
+	for i < len(data) && data[i] != '"' && data[i] != '\\' {
+		i++
 	}
-	return "", p.errorf("string not closed")
+	p.pos = i
+	switch {
+	case i == len(data):
+		return "", p.errorf("string not closed")
+	case data[i] == '\\':
+		return p.escapedString(start)
+	}
+	p.pos++
+	return unsafeString(data[start:i]), nil
 }
 
 // escapedString finishes a string that contains escapes, from start.
@@ -462,6 +615,9 @@ func (p *parser) skipValue() error {
 	case '{':
 		return p.object(func(string) error { return p.skipValue() })
 	case '[':
+		if p.plainArray(false) {
+			return nil
+		}
 		p.pos++
 		p.ws()
 		if p.pos < len(p.data) && p.data[p.pos] == ']' {

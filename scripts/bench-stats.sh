@@ -110,13 +110,15 @@ EOF
 }
 
 # measure NAME CMD...: runs CMD on core 0 with its output in $dir/out-NAME
-# and prints the seconds and the peak resident memory in KiB.
+# and prints the seconds, the peak resident memory in KiB and the CPU
+# seconds (user and system). CPU seconds change less than wall seconds
+# when other work shares the core.
 measure() {
 	local name=$1; shift
-	/usr/bin/time -o "$dir/time-$name" -f '%e %M' taskset -c 0 "$@" >"$dir/out-$name" 2>"$dir/stderr-$name" </dev/null || {
+	/usr/bin/time -o "$dir/time-$name" -f '%e %M %U %S' taskset -c 0 "$@" >"$dir/out-$name" 2>"$dir/stderr-$name" </dev/null || {
 		echo "bench-stats: $name failed:" >&2; cat "$dir/stderr-$name" >&2; exit 1
 	}
-	tail -1 "$dir/time-$name"
+	tail -1 "$dir/time-$name" | awk '{ print $1, $2, $3 + $4 }'
 }
 
 # summary FILE: the rows of a JSON lines report and the sum of their probes,
@@ -127,27 +129,28 @@ rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 print(len(rows), "rows,", sum(r["probes"] for r in rows), "probes")' "$1"
 }
 
-printf '%-12s %-22s %8s %12s %8s\n' report input tool seconds "max RSS MiB"
+printf '%-12s %-22s %8s %12s %12s %8s\n' report input tool seconds "CPU seconds" "max RSS MiB"
 run() {
-	local report=$1 input=$2 label=$3 name w_sec w_kib d_sec d_kib w_sum d_sum
+	local report=$1 input=$2 label=$3 name w_sec w_kib w_cpu d_sec d_kib d_cpu w_sum d_sum
 	name="$report-${label//[ ,]/}"
 	devices_sql "$input" >"$dir/devices.sql"
 	fingerprint_sql "$input" >"$dir/fingerprint.sql"
 	if [[ $report == devices ]]; then
-		read -r w_sec w_kib < <(GOMAXPROCS=1 measure "wifiq-$name" "$WIFIQ" stats devices -o json "$input")
+		read -r w_sec w_kib w_cpu < <(GOMAXPROCS=1 measure "wifiq-$name" "$WIFIQ" stats devices -o json "$input")
 	else
-		read -r w_sec w_kib < <(GOMAXPROCS=1 measure "wifiq-$name" "$WIFIQ" fingerprint -o json "$input")
+		read -r w_sec w_kib w_cpu < <(GOMAXPROCS=1 measure "wifiq-$name" "$WIFIQ" fingerprint -o json "$input")
 	fi
-	read -r d_sec d_kib < <(GOMAXPROCS=1 measure "duckdb-$name" "$WIFIQ" query --no-cache -o json -f "$dir/$report.sql")
+	read -r d_sec d_kib d_cpu < <(GOMAXPROCS=1 measure "duckdb-$name" "$WIFIQ" query --no-cache -o json -f "$dir/$report.sql")
 	# measure runs in a subshell, so a failure shows as a missing result.
 	[[ -n ${w_sec:-} && -n ${d_sec:-} ]] || exit 1
 	w_sum=$(summary "$dir/out-wifiq-$name")
 	d_sum=$(summary "$dir/out-duckdb-$name")
-	awk -v r="$report" -v input="$label" -v ws="$w_sec" -v wk="$w_kib" -v ds="$d_sec" -v dk="$d_kib" 'BEGIN {
+	awk -v r="$report" -v input="$label" -v ws="$w_sec" -v wk="$w_kib" -v wc="$w_cpu" -v ds="$d_sec" -v dk="$d_kib" -v dc="$d_cpu" 'BEGIN {
 		if (ws <= 0) ws = 0.01
-		printf "%-12s %-22s %8s %12.2f %8.1f\n", r, input, "wifiq", ws, wk / 1024
-		printf "%-12s %-22s %8s %12.2f %8.1f\n", r, input, "duckdb", ds, dk / 1024
-		printf "%-12s %-22s %8s %12.1f %8.2f\n", r, input, "ratio", ds / ws, wk / dk
+		if (wc <= 0) wc = 0.01
+		printf "%-12s %-22s %8s %12.2f %12.2f %8.1f\n", r, input, "wifiq", ws, wc, wk / 1024
+		printf "%-12s %-22s %8s %12.2f %12.2f %8.1f\n", r, input, "duckdb", ds, dc, dk / 1024
+		printf "%-12s %-22s %8s %12.2f %12.2f %8.2f\n", r, input, "ratio", ds / ws, dc / wc, wk / dk
 	}'
 	if [[ $w_sum != "$d_sum" ]]; then
 		echo "bench-stats: $report on $label: wifiq has $w_sum, DuckDB $d_sum" >&2
@@ -161,5 +164,5 @@ run devices "$dir/devices-1000.jsonl" "1,000 devices"
 run devices "$dir/devices-100000.jsonl" "100,000 devices"
 run fingerprint "$dir/fingerprint-1000.jsonl" "1,000 signatures"
 run fingerprint "$dir/fingerprint-100000.jsonl" "100,000 signatures"
-echo "ratio rows: DuckDB seconds / wifiq seconds, then wifiq memory / DuckDB memory"
+echo "ratio rows: DuckDB seconds / wifiq seconds, the same for CPU seconds, then wifiq memory / DuckDB memory"
 echo "capture: $records, $(wc -l <"$records") records; generated files: 1,000,000 probe requests each"

@@ -1,0 +1,47 @@
+package ops
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/wifiq/wifiq/record"
+)
+
+// TestSourceDeviceOrder checks SourceDevice's single pass against the
+// rule it implements: the first of its keys whose first value, as
+// Record.First reads it, is not empty. The records have the keys in random
+// order, some twice, some empty and some without values.
+func TestSourceDeviceOrder(t *testing.T) {
+	keys := []string{"device_name", "wlan_sa_resolved", "wlan_sa", "wlan_ta_resolved", "wlan_ta", "wlan_da"}
+	rng := rand.New(rand.NewPCG(3, 5))
+	for _, deviceField := range []string{"device_name", "", "wlan_sa"} {
+		expr := SourceDevice(deviceField)
+		order := []string{deviceField, "wlan_sa_resolved", "wlan_sa", "wlan_ta_resolved", "wlan_ta"}
+		for n := range 2000 {
+			rec := &record.Record{}
+			for range rng.IntN(8) {
+				var values []string
+				switch rng.IntN(3) {
+				case 0:
+					values = []string{""}
+				case 1:
+					values = []string{keys[rng.IntN(len(keys))] + "-value", "second"}
+				}
+				rec.Fields = append(rec.Fields, record.Field{Key: keys[rng.IntN(len(keys))], Values: values})
+			}
+			want := Null
+			for _, key := range order {
+				if key == "" {
+					continue
+				}
+				if v, ok := rec.First(key); ok && v != "" {
+					want = StringValue(v)
+					break
+				}
+			}
+			if got := expr.Eval(rec); Compare(got, want) != 0 {
+				t.Fatalf("device field %q, record %d %v: got %v, want %v", deviceField, n, rec.Fields, got, want)
+			}
+		}
+	}
+}
