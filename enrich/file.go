@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -99,46 +98,58 @@ func (l *fileLoader) loadJSONLines(data []byte) error {
 	return scanner.Err()
 }
 
+// loadCSV reads a device list in CSV with a header line. Each line is
+// parsed on its own, so that an unclosed quote spoils only its line: device
+// names never span lines.
 func (l *fileLoader) loadCSV(data []byte) error {
-	r := csv.NewReader(bytes.NewReader(data))
-	r.FieldsPerRecord = -1
-	r.TrimLeadingSpace = true
-	header, err := r.Read()
-	if errors.Is(err, io.EOF) {
+	lines := strings.Split(string(data), "\n")
+	parse := func(line string) ([]string, error) {
+		r := csv.NewReader(strings.NewReader(strings.TrimSuffix(line, "\r")))
+		r.FieldsPerRecord = -1
+		r.TrimLeadingSpace = true
+		return r.Read()
+	}
+
+	first := 0
+	for first < len(lines) && strings.TrimSpace(lines[first]) == "" {
+		first++
+	}
+	if first == len(lines) {
 		return nil
 	}
+	header, err := parse(lines[first])
 	if err != nil {
-		return fmt.Errorf("%s: invalid CSV header: %w", l.file, err)
+		return fmt.Errorf("%s line %d: invalid CSV header: %w", l.file, first+1, err)
 	}
 	columns := map[string]int{}
 	for i, name := range header {
 		name = strings.ToLower(strings.TrimSpace(name))
 		if !csvColumns[name] {
-			l.problem(1, "unknown column %q is ignored: the columns are mac, name, hostname, is_guest and oui", name)
+			l.problem(first+1, "unknown column %q is ignored: the columns are mac, name, hostname, is_guest and oui", name)
 			continue
 		}
 		columns[name] = i
 	}
 	if _, ok := columns["mac"]; !ok {
-		return fmt.Errorf("%s line 1: the header has no mac column: name the columns, for example mac,name,hostname,is_guest", l.file)
+		return fmt.Errorf("%s line %d: the header has no mac column: name the columns, for example mac,name,hostname,is_guest", l.file, first+1)
 	}
 
-	for {
-		fields, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
+	for i := first + 1; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) == "" {
+			continue
 		}
+		fields, err := parse(lines[i])
 		var parseErr *csv.ParseError
 		if errors.As(err, &parseErr) {
-			l.problem(parseErr.Line, "invalid CSV: %v: the line is ignored", parseErr.Err)
+			l.problem(i+1, "invalid CSV: %v: the line is ignored", parseErr.Err)
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		line, _ := r.FieldPos(0)
-		l.addCSVLine(line, columns, fields)
+		l.addCSVLine(i+1, columns, fields)
 	}
+	return nil
 }
 
 func (l *fileLoader) addCSVLine(line int, columns map[string]int, fields []string) {
