@@ -299,7 +299,10 @@ func streamRun(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOp
 	}
 
 	topic, _, _ := kafka.ParseAddress(in.From)
-	ckpt := &checkpoint{Command: t.name, Settings: t.settings, Topic: topic, Offsets: map[int32]int64{}}
+	// The grace period decides which records are late, so a checkpoint
+	// restores only under the same one.
+	settings := fmt.Sprintf("%s grace=%v", t.settings, opts.Grace)
+	ckpt := &checkpoint{Command: t.name, Settings: settings, Topic: topic, Offsets: map[int32]int64{}}
 	if opts.StateDir != "" {
 		restored, err := loadCheckpoint(opts.StateDir, ckpt, t.state())
 		if err != nil {

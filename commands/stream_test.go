@@ -443,3 +443,29 @@ func httpGet(url string) ([]byte, error) {
 	}
 	return body, err
 }
+
+// A checkpoint saved with one --grace does not restore under another, since
+// the grace period decides which records are late.
+func TestStreamCheckpointKeepsGrace(t *testing.T) {
+	lines := streamSortedLines(t, fpSimulatedRecords(false))
+	brokers := fakeKafka(t, 1, "grace")
+	streamProduce(t, brokers, "grace", lines)
+	dir := t.TempDir()
+	args := []string{"stats", "devices", "--from", "kafka:grace", "--follow", "--brokers", brokers, "--state-dir", dir, "--checkpoint-interval", "100ms"}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &kafkaRun{ctx: ctx}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.run(t, append(args, "--grace", "5m")...)
+	}()
+	streamWaitForOffset(t, dir, int64(len(lines)), done)
+	cancel()
+	<-done
+
+	res := invokeCLI(t, nil, append(args, "--grace", "1m")...)
+	if res.code == ExitOK || !strings.Contains(res.stderr, "grace=5m0s") || !strings.Contains(res.stderr, "grace=1m0s") {
+		t.Errorf("restart with another --grace: exit %d, stderr %q; want an error naming both grace periods", res.code, res.stderr)
+	}
+}
