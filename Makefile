@@ -72,7 +72,7 @@ bench-query: ## a query over the 1,000,000+-frame capture, cold and cached, next
 bench-stats: ## stats devices and fingerprint next to DuckDB (one thread), and memory with 100,000 keys
 	scripts/bench-stats.sh
 
-bench-postgres: servers ## wifiq sink postgres next to one INSERT per row, on 100,000 records
+bench-postgres: servers ## wifiq sink postgres on 1,000,000 records next to one INSERT per row (on 100,000)
 	scripts/bench-postgres.sh
 
 bench-elasticsearch: servers ## wifiq sink elasticsearch next to one request per document, on 1,000,000 records

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -61,4 +62,35 @@ func explainRegistryError(err error) error {
 		return fmt.Errorf("%w: set $%s (or --registry, where the command has it) to the registry's URL", err, avro.EnvURL)
 	}
 	return err
+}
+
+// newRecordReader returns a reader of the consumer's records that decodes
+// Avro values with decoder, which may be nil when no registry is set.
+func newRecordReader(consumer *kafka.Consumer, decoder kafka.ValueDecoder) *kafka.RecordReader {
+	reader := kafka.NewRecordReader(consumer)
+	reader.SetValueDecoder(decoder)
+	return reader
+}
+
+// decodeTransformValue replaces m.Value, when it is Avro in the Confluent
+// wire format, with its record JSON, decoded with decoder into *buf. A value
+// that cannot be decoded is logged, counted in *skipped and skipped. Other
+// errors, such as a missing registry, stop the run.
+func decodeTransformValue(ctx context.Context, g *Globals, decoder kafka.ValueDecoder, m *kafka.Message, buf *[]byte, skipped *int64) (skip bool, err error) {
+	if !kafka.IsFramedValue(m.Value) {
+		return false, nil
+	}
+	decoded, err := kafka.DecodeFramed(ctx, decoder, *m, (*buf)[:0])
+	if err != nil {
+		var valueErr *kafka.ValueError
+		if !errors.As(err, &valueErr) {
+			return false, explainRegistryError(err)
+		}
+		*skipped++
+		logValueError(g, valueErr, int(*skipped))
+		return true, nil
+	}
+	*buf = decoded
+	m.Value = decoded
+	return false, nil
 }

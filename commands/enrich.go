@@ -246,10 +246,17 @@ func enrichKafka(ctx context.Context, g *Globals, opts *EnrichOptions, joiner *e
 	}
 	g.Log.Info("enriching", "topic", input, "to", output, "group", tOpts.Group, "transactional_id", tOpts.TransactionalID, "kafka", cfg)
 
+	decoder, err := opts.Input.Registry.decoder()
+	if err != nil {
+		return err
+	}
 	var parser valueParser
-	var line []byte
+	var line, decoded []byte
 	skipped := int64(0)
 	stats, err := kafka.TransformTopic(ctx, cfg, tOpts, g.Log, func(m kafka.Message, emit kafka.Emit) error {
+		if skip, err := decodeTransformValue(ctx, g, decoder, &m, &decoded, &skipped); skip || err != nil {
+			return err
+		}
 		rec, reason := parser.parse(m.Value)
 		if rec == nil {
 			skipped++

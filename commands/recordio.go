@@ -371,3 +371,16 @@ func logLineError(g *Globals, err *record.LineError, skipped int) {
 		g.Log.Warn("more lines are not records; only the count is reported from now on")
 	}
 }
+
+// sinkInput is an input of a sink: its lines may be report rows without a
+// "timestamp", which the sinks write like any record.
+type sinkInput struct{ io.Reader }
+
+// TimestampOptional makes record.NewReader pass lines without a timestamp.
+func (sinkInput) TimestampOptional() bool { return true }
+
+// readSinkInputs is readRecordFiles for the sinks, which also take lines
+// without a timestamp, such as the rows of wifiq stats devices -o json.
+func readSinkInputs(ctx context.Context, g *Globals, inputs []string, fn func(*record.Record) error) (int, error) {
+	return readRecordFiles(ctx, g, inputs, func(r io.Reader) io.Reader { return sinkInput{r} }, fn)
+}

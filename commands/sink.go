@@ -1,6 +1,10 @@
 package commands
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
 
 // NewCmdSink builds the sink command, the parent of one subcommand per
 // target system.
@@ -16,4 +20,13 @@ system. Each target is a subcommand.`,
 	cmd.AddCommand(NewCmdSinkNeo4j(g))
 	cmd.AddCommand(NewCmdSinkElasticsearch(g))
 	return cmd
+}
+
+// rejectedMessage returns the summary of a sink run that rejected records.
+// It names the dead-letter file, or points to the warnings in the log.
+func rejectedMessage(rejected int64, deadLetter string) string {
+	if deadLetter == "" {
+		return fmt.Sprintf("%s rejected; the warnings above give the reasons (--dead-letter FILE keeps the records)", plural(rejected, "record"))
+	}
+	return fmt.Sprintf("%s rejected; they are in %s with the reasons", plural(rejected, "record"), deadLetter)
 }

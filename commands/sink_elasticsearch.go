@@ -52,10 +52,10 @@ again, for example after a restart, leaves one document each; without one
 the server assigns ids and every write adds a document.
 
 --template installs the composable index template wifiq-INDEX for the index
-and INDEX-*, before writing: "timestamp", every field that ends in _TS and the
---timestamp-fields are mapped as date (epoch_millis), so that Kibana and
-OpenSearch Dashboards can use them as time fields. A template applies only
-to indices created after it: install it before the first write.
+and INDEX-*, before writing: "timestamp", every field that ends in _TS and
+the --timestamp-fields are mapped as date (epoch_millis or ISO 8601), so
+that Kibana and OpenSearch Dashboards can use them as time fields. A template
+applies only to indices created after it: install it before the first write.
 
 Records are sent in bulk requests of --batch-size records with refresh=false.
 Whole requests that fail with a network error, 429 or 5xx, and single
@@ -96,7 +96,7 @@ It exits with status 3 if records were rejected.
 	f.StringVar(&opts.Sink.Index, "index", "", "target `index` (default: the --from topic in lower case; required for files)")
 	f.StringVar(&idFields, "id-fields", "", "`fields` whose values make the document id, comma-separated: replace by id (default: the Kafka key)")
 	f.BoolVar(&opts.IgnoreKey, "ignore-key", false, "with --from kafka:TOPIC, do not use the message key as document id (append instead)")
-	f.StringVar(&tsFields, "timestamp-fields", "", "with --template, more `fields` to map as date (milliseconds since the Unix epoch)")
+	f.StringVar(&tsFields, "timestamp-fields", "", "with --template, more `fields` to map as date (milliseconds since the Unix epoch or ISO 8601)")
 	f.BoolVar(&opts.Template, "template", false, "install the index template wifiq-INDEX that maps timestamp, *_TS and --timestamp-fields as date")
 	f.StringVar(&opts.Connection.URL, "url", "", "server `URL` http(s)://HOST:PORT without credentials (default: $ELASTICSEARCH_URL or "+elasticsearch.DefaultURL+")")
 	f.StringVar(&opts.CredentialsFile, "credentials-file", "", "`file` of ELASTICSEARCH_USERNAME=, ELASTICSEARCH_PASSWORD= or ELASTICSEARCH_API_KEY= lines")
@@ -178,7 +178,7 @@ func sinkElasticsearchRun(ctx context.Context, g *Globals, opts *SinkElasticsear
 	if opts.Input.From != "" {
 		err = sinkElasticsearchTopic(ctx, g, opts, s)
 	} else {
-		skipped, err = readRecordFiles(ctx, g, opts.Inputs, nil, func(rec *record.Record) error {
+		skipped, err = readSinkInputs(ctx, g, opts.Inputs, func(rec *record.Record) error {
 			s.Add(rec, nil, nil)
 			if s.Pending() < opts.BatchSize {
 				return nil
@@ -202,7 +202,7 @@ func sinkElasticsearchRun(ctx context.Context, g *Globals, opts *SinkElasticsear
 	case err != nil:
 		return err
 	case counts.Rejected > 0:
-		return partialError{fmt.Sprintf("%s rejected (see --dead-letter)", plural(counts.Rejected, "record"))}
+		return partialError{rejectedMessage(counts.Rejected, opts.DeadLetter)}
 	case skipped > 0:
 		return partialError{skippedMessage(int64(skipped), "line")}
 	}
@@ -217,13 +217,17 @@ func sinkElasticsearchTopic(ctx context.Context, g *Globals, opts *SinkElasticse
 	if err != nil {
 		return err
 	}
+	decoder, err := opts.Input.Registry.decoder()
+	if err != nil {
+		return err
+	}
 	consumer, err := kafka.NewConsumer(ctx, cfg, kafka.ConsumerOptions{Topic: topic, Start: opts.Input.start, Follow: opts.Input.Follow, Group: opts.Input.Group}, g.Log)
 	if err != nil {
 		return err
 	}
 	g.Log.Info("consuming", "topic", topic, "group", opts.Input.Group, "kafka", cfg)
 
-	readErr := sinkElasticsearchMessages(ctx, opts, kafka.NewRecordReader(consumer), s)
+	readErr := sinkElasticsearchMessages(ctx, opts, newRecordReader(consumer, decoder), s)
 	if err := consumer.Close(); readErr == nil {
 		readErr = err
 	}

@@ -170,7 +170,7 @@ func sinkNeo4jRun(ctx context.Context, g *Globals, opts *SinkNeo4jOptions) error
 	if opts.Input.From != "" {
 		err = sinkNeo4jTopic(ctx, g, opts, s)
 	} else {
-		skipped, err = readRecordFiles(ctx, g, opts.Inputs, nil, func(rec *record.Record) error {
+		skipped, err = readSinkInputs(ctx, g, opts.Inputs, func(rec *record.Record) error {
 			s.Add(rec, nil)
 			if s.Pending() < opts.BatchSize {
 				return nil
@@ -194,7 +194,7 @@ func sinkNeo4jRun(ctx context.Context, g *Globals, opts *SinkNeo4jOptions) error
 	case err != nil:
 		return err
 	case counts.Rejected > 0:
-		return partialError{fmt.Sprintf("%s rejected (see --dead-letter)", plural(counts.Rejected, "record"))}
+		return partialError{rejectedMessage(counts.Rejected, opts.DeadLetter)}
 	case skipped > 0:
 		return partialError{skippedMessage(int64(skipped), "line")}
 	}
@@ -216,6 +216,10 @@ func sinkNeo4jTopic(ctx context.Context, g *Globals, opts *SinkNeo4jOptions, s *
 	if err != nil {
 		return err
 	}
+	decoder, err := opts.Input.Registry.decoder()
+	if err != nil {
+		return err
+	}
 	consumerOpts := kafka.ConsumerOptions{Topic: topic, Start: opts.Input.start, Follow: opts.Input.Follow, Group: opts.Input.Group}
 	if opts.Input.Group == "" && len(stored) > 0 {
 		consumerOpts.StartOffsets = stored
@@ -226,7 +230,7 @@ func sinkNeo4jTopic(ctx context.Context, g *Globals, opts *SinkNeo4jOptions, s *
 	}
 	g.Log.Info("consuming", "topic", topic, "group", opts.Input.Group, "stored_offsets", stored, "kafka", cfg)
 
-	readErr := sinkNeo4jMessages(ctx, opts, kafka.NewRecordReader(consumer), s, stored)
+	readErr := sinkNeo4jMessages(ctx, opts, newRecordReader(consumer, decoder), s, stored)
 	if err := consumer.Close(); readErr == nil {
 		readErr = err
 	}

@@ -40,8 +40,13 @@ func NewCmdSinkPostgres(g *Globals) *cobra.Command {
 and adding a column for every new field. Column types are chosen from the
 values of the first batch that has the field: bigint, double precision,
 boolean or text, timestamptz for the record timestamp and the fields named
-by --timestamp-fields (milliseconds since the Unix epoch), and text[] for
-fields with other than one value (every value is kept).
+by --timestamp-fields (milliseconds since the Unix epoch or RFC 3339 times),
+and text[] for fields with other than one value (every value is kept).
+
+Besides records, it takes the rows that reports print with -o json (wifiq
+stats devices -o json, for example), which have no "timestamp": their
+timestamp column stays NULL. From Kafka, a value without "timestamp" (a
+changelog row) takes the message's timestamp.
 
 With --pk each record replaces the row with the same key (INSERT ... ON
 CONFLICT DO UPDATE), so writing the same records twice gives the same rows;
@@ -67,6 +72,7 @@ It exits with status 3 if records were rejected.
 ` + kafkaSettingsHelp,
 		Example: `  wifiq replay-pcap capture.pcap | wifiq sink postgres --table frames
   wifiq sink postgres --table devices --pk wlan_sa --timestamp-fields first_seen,last_seen devices.jsonl
+  wifiq stats devices -o json records.jsonl | wifiq sink postgres --table devices --pk device --timestamp-fields earliest,latest
   wifiq sink postgres --from kafka:pcap --group pg-sink --follow --table frames --dead-letter rejected.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Inputs = args
@@ -82,7 +88,7 @@ It exits with status 3 if records were rejected.
 	f := cmd.Flags()
 	f.StringVar(&opts.Sink.Table, "table", "", "target `table` (required), created when missing")
 	f.StringVar(&pk, "pk", "", "primary key `fields`, comma-separated: upsert by them (default: plain inserts)")
-	f.StringVar(&tsFields, "timestamp-fields", "", "`fields` holding milliseconds since the Unix epoch, stored as timestamptz")
+	f.StringVar(&tsFields, "timestamp-fields", "", "`fields` holding milliseconds since the Unix epoch or RFC 3339 times, stored as timestamptz")
 	f.StringVar(&arrayFields, "array-fields", "", "`fields` stored as text[] even when the first batch has one value each")
 	f.StringVar(&opts.DSN, "dsn", "", "connection string without password, keyword=value or postgres:// URL (default: the PG* environment variables)")
 	f.StringVar(&opts.DeadLetter, "dead-letter", "", "append rejected records to this `file` as JSON lines with the reason (default: log them only)")
@@ -146,7 +152,7 @@ func sinkPostgresRun(ctx context.Context, g *Globals, opts *SinkPostgresOptions)
 	if opts.Input.From != "" {
 		err = sinkTopic(ctx, g, opts, s)
 	} else {
-		skipped, err = readRecordFiles(ctx, g, opts.Inputs, nil, func(rec *record.Record) error {
+		skipped, err = readSinkInputs(ctx, g, opts.Inputs, func(rec *record.Record) error {
 			s.Add(rec, nil)
 			if s.Pending() < opts.BatchSize {
 				return nil
@@ -170,7 +176,7 @@ func sinkPostgresRun(ctx context.Context, g *Globals, opts *SinkPostgresOptions)
 	case err != nil:
 		return err
 	case counts.Rejected > 0:
-		return partialError{fmt.Sprintf("%s rejected (see --dead-letter)", plural(counts.Rejected, "record"))}
+		return partialError{rejectedMessage(counts.Rejected, opts.DeadLetter)}
 	case skipped > 0:
 		return partialError{skippedMessage(int64(skipped), "line")}
 	}
@@ -192,6 +198,10 @@ func sinkTopic(ctx context.Context, g *Globals, opts *SinkPostgresOptions, s *po
 	if err != nil {
 		return err
 	}
+	decoder, err := opts.Input.Registry.decoder()
+	if err != nil {
+		return err
+	}
 	consumerOpts := kafka.ConsumerOptions{Topic: topic, Start: opts.Input.start, Follow: opts.Input.Follow, Group: opts.Input.Group}
 	if opts.Input.Group == "" && len(stored) > 0 {
 		consumerOpts.StartOffsets = stored
@@ -202,7 +212,7 @@ func sinkTopic(ctx context.Context, g *Globals, opts *SinkPostgresOptions, s *po
 	}
 	g.Log.Info("consuming", "topic", topic, "group", opts.Input.Group, "stored_offsets", stored, "kafka", cfg)
 
-	readErr := sinkMessages(ctx, opts, kafka.NewRecordReader(consumer), s, stored)
+	readErr := sinkMessages(ctx, opts, newRecordReader(consumer, decoder), s, stored)
 	if err := consumer.Close(); readErr == nil {
 		readErr = err
 	}

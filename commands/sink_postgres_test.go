@@ -266,3 +266,40 @@ func TestSinkPostgresFromKafkaResumes(t *testing.T) {
 		t.Errorf("%d rows, %d distinct; want each of the 30 records once", rows, distinct)
 	}
 }
+
+// The rows of a report, which have no "timestamp", RFC 3339 times and
+// nulls, go into a table as they are.
+func TestSinkPostgresReportRows(t *testing.T) {
+	conn := requirePostgres(t)
+	table := uniqueTable(t, conn, "devices")
+	records := invokeCLI(t, nil, "replay-pcap", "-q", corpusDir+"aircrack-ng__n-02.cap")
+	devices := invokeCLI(t, strings.NewReader(records.stdout), "stats", "devices", "-o", "json")
+	if devices.code != ExitOK || !strings.Contains(devices.stdout, `"min_dbm":null`) {
+		t.Fatalf("stats devices -o json: exit %d, want rows with null values: %s%s", devices.code, devices.stdout, devices.stderr)
+	}
+	rows := strings.Count(devices.stdout, "\n")
+
+	res := invokeSinkCLI(t, devices.stdout, "sink", "postgres", "--table", table, "--pk", "device", "--timestamp-fields", "earliest,latest")
+	if res.code != ExitOK {
+		t.Fatalf("sink postgres: exit %d: %s", res.code, res.stderr)
+	}
+	ctx := context.Background()
+	var count int
+	var earliest time.Time
+	if err := conn.QueryRow(ctx, "SELECT count(*), min(earliest) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&count, &earliest); err != nil {
+		t.Fatal(err)
+	}
+	if count != rows {
+		t.Errorf("%d rows in the table, want the report's %d", count, rows)
+	}
+	if want := time.Date(2017, 7, 18, 1, 38, 32, 55_000_000, time.UTC); !earliest.Equal(want) {
+		t.Errorf("earliest probe request %v, want %v", earliest.UTC(), want)
+	}
+	var timestampColumns int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.columns WHERE table_name = $1 AND column_name = 'timestamp'", table).Scan(&timestampColumns); err != nil {
+		t.Fatal(err)
+	}
+	if timestampColumns != 0 {
+		t.Errorf("the table has a timestamp column, want none for rows without a timestamp")
+	}
+}

@@ -268,18 +268,8 @@ func splitKafka(ctx context.Context, g *Globals, opts *SplitOptions, splitter *r
 	var decoded, value []byte
 	skipped := int64(0)
 	stats, err := kafka.TransformTopic(ctx, cfg, tOpts, g.Log, func(m kafka.Message, emit kafka.Emit) error {
-		if kafka.IsFramedValue(m.Value) {
-			var err error
-			if decoded, err = kafka.DecodeFramed(ctx, decoder, m, decoded[:0]); err != nil {
-				var valueErr *kafka.ValueError
-				if !errors.As(err, &valueErr) {
-					return err
-				}
-				skipped++
-				logValueError(g, valueErr, int(skipped))
-				return nil
-			}
-			m.Value = decoded
+		if skip, err := decodeTransformValue(ctx, g, decoder, &m, &decoded, &skipped); skip || err != nil {
+			return err
 		}
 		rec, reason := parser.parse(m.Value)
 		if rec == nil {

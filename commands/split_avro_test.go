@@ -286,3 +286,51 @@ func TestSplitAvroInvalidFlags(t *testing.T) {
 		})
 	}
 }
+
+// An Avro topic that split wrote reads in every consumer of topics: enrich
+// in its transactional --group mode, and the sinks.
+func TestAvroTopicEnrichAndSink(t *testing.T) {
+	brokers := realKafka(t)
+	registry := realRegistry(t)
+	conn := requirePostgres(t)
+	prefix, records, _, routes := avroSplitSetup(t, brokers)
+	args := append([]string{"split", "--brokers", brokers, "--from", "kafka:" + prefix + "_in", "--to", "kafka", "--format", "avro", "--registry", registry}, routes...)
+	if res := invokeSplitCLI(t, context.Background(), nil, args...); res.code != ExitOK {
+		t.Fatalf("split --format avro: exit %d: %s", res.code, res.stderr)
+	}
+	t.Setenv(avro.EnvURL, registry)
+
+	// The JSON path on the same records is the reference.
+	want := invokeCLI(t, strings.NewReader(records), "enrich", "--devices", enrichKillDevices)
+	if want.code != ExitOK || want.stdout == "" {
+		t.Fatalf("enrich of the records file: exit %d, %d bytes: %s", want.code, len(want.stdout), want.stderr)
+	}
+	out := prefix + "_enriched"
+	createTopics(t, brokers, out)
+	code, _, stderr := wifiqKafka(t, "", "enrich", "--brokers", brokers, "--from", "kafka:"+prefix+"_probe", "--to", "kafka:"+out,
+		"--group", prefix+"-enrich", "--devices", enrichKillDevices)
+	if code != ExitOK {
+		t.Fatalf("enrich --group of the Avro topic: exit %d: %s", code, stderr)
+	}
+	var got strings.Builder
+	for _, v := range readCommitted(t, brokers, out) {
+		got.WriteString(v)
+		got.WriteByte('\n')
+	}
+	if got.String() != want.stdout {
+		t.Errorf("enrich --group of the Avro topic wrote\n%s\nwant\n%s", firstLines(got.String(), 3), firstLines(want.stdout, 3))
+	}
+
+	table := uniqueTable(t, conn, "avro_probes")
+	res := invokeSinkCLI(t, "", "sink", "postgres", "--brokers", brokers, "--from", "kafka:"+prefix+"_probe", "--table", table)
+	if res.code != ExitOK {
+		t.Fatalf("sink postgres of the Avro topic: exit %d: %s", res.code, res.stderr)
+	}
+	var rows int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if probes := strings.Count(want.stdout, "\n"); rows != probes {
+		t.Errorf("sink postgres wrote %d rows of the Avro topic, want its %d probe requests", rows, probes)
+	}
+}

@@ -83,6 +83,7 @@ func DecodeFramed(ctx context.Context, d ValueDecoder, m Message, dst []byte) ([
 func NewRecordReader(c *Consumer) *RecordReader {
 	r := &RecordReader{consumer: c}
 	r.reader = record.NewReader(&r.feed, "topic "+c.topic)
+	r.reader.TimestampOptional = true
 	return r
 }
 
@@ -127,6 +128,11 @@ func (r *RecordReader) Read(ctx context.Context) (*record.Record, Message, error
 		return nil, m, fmt.Errorf("unable to parse the value at topic %s partition %d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
 	rec.Offset = m.Offset
+	if rec.NoTimestamp {
+		// A value without "timestamp", such as a changelog row, takes the
+		// message's timestamp as its event time.
+		rec.Timestamp, rec.NoTimestamp = m.Timestamp, false
+	}
 	return rec, m, nil
 }
 

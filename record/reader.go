@@ -34,6 +34,10 @@ type Reader struct {
 	// Style forces the value style; nil detects it per record from
 	// wlan_fc_type_subtype ("0x..." means tshark 4.0 style).
 	Style *capture.Style
+	// TimestampOptional passes lines without "timestamp" as records with
+	// NoTimestamp set, instead of rejecting them. Sinks set it, because
+	// report rows are not events.
+	TimestampOptional bool
 
 	in     *bufio.Reader
 	long   []byte // a line longer than the reader's buffer, assembled
@@ -119,12 +123,22 @@ func (r *Reader) skips(key string) bool {
 // maxLine bounds a record line; longer lines are reported and skipped.
 const maxLine = 4 << 20
 
+// TimestampOptionalInput is an input whose lines may lack "timestamp", such
+// as the rows a report writes. NewReader sets TimestampOptional from it.
+type TimestampOptionalInput interface {
+	io.Reader
+	TimestampOptional() bool
+}
+
 // NewReader returns a reader of r; source names it in error messages.
 // When r is a FieldLister, the reader is projected onto its fields.
 func NewReader(r io.Reader, source string) *Reader {
 	reader := &Reader{Source: source}
 	if lister, ok := r.(FieldLister); ok {
 		reader.Project(lister.RecordFields())
+	}
+	if optional, ok := r.(TimestampOptionalInput); ok {
+		reader.TimestampOptional = optional.TimestampOptional()
 	}
 	if filter, ok := r.(LineFilter); ok {
 		reader.keepLine = filter.KeepLine
@@ -224,6 +238,7 @@ func (r *Reader) parse(line []byte) (rec *Record, skip bool, reason string) {
 	r.rec.Fields = r.rec.Fields[:0]
 	r.rec.Timestamp = 0
 	r.rec.Offset = r.line
+	r.rec.NoTimestamp = false
 	r.buf = r.buf[:0]
 	r.values = r.values[:0]
 	r.seenAt = 0
@@ -241,9 +256,10 @@ func (r *Reader) parse(line []byte) (rec *Record, skip bool, reason string) {
 	if skip {
 		return nil, true, ""
 	}
-	if !hasTimestamp {
+	if !hasTimestamp && !r.TimestampOptional {
 		return nil, false, `record has no "timestamp"`
 	}
+	r.rec.NoTimestamp = !hasTimestamp
 	if r.rec.Timestamp > 0 && r.rec.Timestamp < 100_000_000_000 {
 		return nil, false, fmt.Sprintf("timestamp %d is before 1973 in milliseconds: it looks like seconds; records carry milliseconds since the Unix epoch", r.rec.Timestamp)
 	}
@@ -424,6 +440,9 @@ func (p *parser) field(key string) error {
 	if p.pos >= len(p.data) {
 		return p.errorf("missing value of %q", key)
 	}
+	if p.literal("null") {
+		return nil // a null field is an absent field
+	}
 	start := len(p.r.values)
 	if p.data[p.pos] == '[' && p.plainArray(true) {
 		values := p.r.values[start:len(p.r.values):len(p.r.values)]
@@ -437,11 +456,14 @@ func (p *parser) field(key string) error {
 			p.pos++
 		} else {
 			for {
-				v, err := p.stringOrNumber()
-				if err != nil {
-					return fmt.Errorf("field %q: %w", key, err)
+				p.ws()
+				if !p.literal("null") {
+					v, err := p.scalar()
+					if err != nil {
+						return fmt.Errorf("field %q: %w", key, err)
+					}
+					p.r.values = append(p.r.values, v)
 				}
-				p.r.values = append(p.r.values, v)
 				p.ws()
 				if p.pos >= len(p.data) {
 					return p.errorf("array of %q not closed", key)
@@ -458,7 +480,7 @@ func (p *parser) field(key string) error {
 			}
 		}
 	} else {
-		v, err := p.stringOrNumber()
+		v, err := p.scalar()
 		if err != nil {
 			return fmt.Errorf("field %q: %w", key, err)
 		}
@@ -505,6 +527,34 @@ func (p *parser) plainArray(keep bool) bool {
 	}
 	p.r.values = p.r.values[:mark]
 	return false
+}
+
+// literal consumes the JSON literal lit (null, true or false) at p.pos and
+// reports whether it was there.
+func (p *parser) literal(lit string) bool {
+	rest := p.data[p.pos:]
+	if len(rest) < len(lit) || unsafeString(rest[:len(lit)]) != lit {
+		return false
+	}
+	if len(rest) > len(lit) {
+		if c := rest[len(lit)]; c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			return false
+		}
+	}
+	p.pos += len(lit)
+	return true
+}
+
+// scalar reads a string, a number, or true or false as the strings "true"
+// and "false", the values that reports and enriched records write.
+func (p *parser) scalar() (string, error) {
+	if p.literal("true") {
+		return "true", nil
+	}
+	if p.literal("false") {
+		return "false", nil
+	}
+	return p.stringOrNumber()
 }
 
 func (p *parser) stringOrNumber() (string, error) {

@@ -215,3 +215,48 @@ func TestReaderInputHints(t *testing.T) {
 		t.Errorf("line with a byte order mark: %v, %v", rec, err)
 	}
 }
+
+// Report rows carry null for a missing value and true or false for flags;
+// a reader with TimestampOptional takes rows without a timestamp.
+func TestReaderNullsBooleansAndRows(t *testing.T) {
+	input := strings.Join([]string{
+		`{"timestamp":"1714561200000","min_dbm":null,"known":true,"ssids":[null,"home",false]}`,
+		`{"device":"Apple_dd:bc:d0","probes":3}`,
+		`{"timestamp":"1714561200000","min_dbm":nullx}`,
+	}, "\n")
+
+	r := NewReader(strings.NewReader(input), "rows")
+	rec, err := r.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Get("min_dbm") != nil {
+		t.Errorf("min_dbm = %q, want no field for null", rec.Get("min_dbm"))
+	}
+	if got := rec.Get("known"); !slices.Equal(got, []string{"true"}) {
+		t.Errorf("known = %q, want [true]", got)
+	}
+	if got := rec.Get("ssids"); !slices.Equal(got, []string{"home", "false"}) {
+		t.Errorf("ssids = %q, want the array without its null", got)
+	}
+	if _, err := r.Read(); err == nil || !strings.Contains(err.Error(), `no "timestamp"`) {
+		t.Errorf("row without timestamp: %v, want an error", err)
+	}
+	if _, err := r.Read(); err == nil || !strings.Contains(err.Error(), "min_dbm") {
+		t.Errorf("nullx: %v, want an error naming the field", err)
+	}
+
+	r = NewReader(strings.NewReader(input), "rows")
+	r.TimestampOptional = true
+	r.Read()
+	rec, err = r.Read()
+	if err != nil {
+		t.Fatalf("row without timestamp with TimestampOptional: %v", err)
+	}
+	if !rec.NoTimestamp || rec.Timestamp != 0 {
+		t.Errorf("NoTimestamp %v, Timestamp %d; want true and 0", rec.NoTimestamp, rec.Timestamp)
+	}
+	if got := rec.Get("device"); !slices.Equal(got, []string{"Apple_dd:bc:d0"}) {
+		t.Errorf("device = %q", got)
+	}
+}

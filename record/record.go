@@ -29,6 +29,9 @@ type Record struct {
 	// Offset is the position of the record in its source: the line number
 	// for files, the Kafka offset for topics.
 	Offset int64
+	// NoTimestamp marks a line without "timestamp", such as a row of a
+	// report, which a Reader with TimestampOptional passes with Timestamp 0.
+	NoTimestamp bool
 }
 
 // Get returns the values of a key, or nil.
@@ -63,7 +66,7 @@ func (r *Record) Set(key string, values ...string) {
 
 // Clone returns a deep copy that does not share memory with r.
 func (r *Record) Clone() *Record {
-	c := &Record{Timestamp: r.Timestamp, Style: r.Style, Offset: r.Offset, Fields: make([]Field, len(r.Fields))}
+	c := &Record{Timestamp: r.Timestamp, Style: r.Style, Offset: r.Offset, NoTimestamp: r.NoTimestamp, Fields: make([]Field, len(r.Fields))}
 	for i, f := range r.Fields {
 		values := make([]string, len(f.Values))
 		for j, v := range f.Values {

@@ -17,14 +17,20 @@ import (
 const maxIDBytes = 512
 
 // appendDocument appends the record as a JSON document: the timestamp as a
-// string of milliseconds since the Unix epoch and one array of strings per
-// field, in field order, as wifiq writes record lines.
+// string of milliseconds since the Unix epoch (left out for a row without
+// one) and one array of strings per field, in field order, as wifiq writes
+// record lines.
 func appendDocument(dst []byte, rec *record.Record) []byte {
-	dst = append(dst, `{"timestamp":"`...)
-	dst = strconv.AppendInt(dst, rec.Timestamp, 10)
-	dst = append(dst, '"')
-	for _, f := range rec.Fields {
-		dst = append(dst, ',')
+	dst = append(dst, '{')
+	if !rec.NoTimestamp {
+		dst = append(dst, `"timestamp":"`...)
+		dst = strconv.AppendInt(dst, rec.Timestamp, 10)
+		dst = append(dst, '"')
+	}
+	for i, f := range rec.Fields {
+		if i > 0 || !rec.NoTimestamp {
+			dst = append(dst, ',')
+		}
 		dst = capture.AppendJSONString(dst, f.Key)
 		dst = append(dst, ':', '[')
 		for i, v := range f.Values {

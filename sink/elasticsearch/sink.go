@@ -451,7 +451,11 @@ func (s *Sink) newDeadLetter(doc document, reason string, status int, raw string
 func (s *Sink) writeDeadLetters(rejected []deadLetter) error {
 	for i, line := range rejected {
 		if i < 10 {
-			s.log.Warn("rejected a record", "index", s.opts.Index, "reason", line.Reason, "topic", line.Topic, "offset", line.Offset)
+			attrs := []any{"index", s.opts.Index, "reason", line.Reason}
+			if line.Partition != nil {
+				attrs = append(attrs, "topic", line.Topic, "partition", *line.Partition, "offset", *line.Offset)
+			}
+			s.log.Warn("rejected a record", attrs...)
 		} else if i == 10 {
 			s.log.Warn("more records of this batch were rejected; see the dead-letter file", "index", s.opts.Index, "rejected", len(rejected))
 		}

@@ -472,8 +472,8 @@ func TestTemplateBodyMapsTimestamps(t *testing.T) {
 		t.Errorf("index_patterns = %v", tpl.IndexPatterns)
 	}
 	for _, field := range []string{"timestamp", "first_seen"} {
-		if m := tpl.Template.Mappings.Properties[field]; m["type"] != "date" || m["format"] != "epoch_millis" {
-			t.Errorf("mapping of %s = %v, want date epoch_millis", field, m)
+		if m := tpl.Template.Mappings.Properties[field]; m["type"] != "date" || m["format"] != "epoch_millis||strict_date_optional_time" {
+			t.Errorf("mapping of %s = %v, want date epoch_millis||strict_date_optional_time", field, m)
 		}
 	}
 	dyn := tpl.Template.Mappings.DynamicTemplates

@@ -16,9 +16,9 @@ func TemplateName(index string) string { return "wifiq-" + index }
 // patterns overlap; Elasticsearch rejects two with the same priority.
 const templatePriority = 200
 
-// dateMapping is how timestamps are mapped: wifiq writes them as
-// milliseconds since the Unix epoch.
-var dateMapping = map[string]any{"type": "date", "format": "epoch_millis"}
+// dateMapping is how timestamps are mapped: records carry milliseconds
+// since the Unix epoch, and reports write RFC 3339 times.
+var dateMapping = map[string]any{"type": "date", "format": "epoch_millis||strict_date_optional_time"}
 
 // templateBody returns the composable index template (_index_template,
 // Elasticsearch 7.8 and later, OpenSearch 1 and later) for the index and

@@ -71,7 +71,9 @@ func recordEvent(rec *record.Record) (map[string]any, error) {
 	for _, f := range rec.Fields {
 		event[f.Key] = slices.Clone(f.Values)
 	}
-	event["timestamp"] = rec.Timestamp
+	if !rec.NoTimestamp {
+		event["timestamp"] = rec.Timestamp
+	}
 	return event, nil
 }
 
@@ -99,6 +101,9 @@ func GraphMode(name string) (Mode, error) {
 func probeEvent(rec *record.Record) (map[string]any, error) {
 	if subtype, ok := rec.TypeSubtype(); ok && subtype != 4 {
 		return nil, fmt.Errorf("not a probe request: wlan_fc_type_subtype is %d, want 4", subtype)
+	}
+	if rec.NoTimestamp {
+		return nil, fmt.Errorf(`missing "timestamp": the probes graph needs the time of each probe request`)
 	}
 	sa, ok := rec.First("wlan_sa")
 	if !ok || sa == "" {

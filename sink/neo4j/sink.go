@@ -348,13 +348,18 @@ func (s *Sink) deadLetter(it *item, reason string) error {
 // recordJSON encodes a record as a wifiq record line, fields in order.
 func recordJSON(rec *record.Record) json.RawMessage {
 	var b strings.Builder
-	b.WriteString(`{"timestamp":"`)
-	b.WriteString(strconv.FormatInt(rec.Timestamp, 10))
-	b.WriteByte('"')
-	for _, f := range rec.Fields {
+	b.WriteByte('{')
+	if !rec.NoTimestamp {
+		b.WriteString(`"timestamp":"`)
+		b.WriteString(strconv.FormatInt(rec.Timestamp, 10))
+		b.WriteByte('"')
+	}
+	for i, f := range rec.Fields {
 		key, _ := json.Marshal(f.Key)
 		values, _ := json.Marshal(f.Values)
-		b.WriteByte(',')
+		if i > 0 || !rec.NoTimestamp {
+			b.WriteByte(',')
+		}
 		b.Write(key)
 		b.WriteByte(':')
 		b.Write(values)

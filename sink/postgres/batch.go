@@ -101,7 +101,7 @@ func (s *Sink) newColumns() []column {
 		if r.raw != nil {
 			continue
 		}
-		if _, ok := s.columns[TimestampColumn]; !ok {
+		if _, ok := s.columns[TimestampColumn]; !ok && !r.noTimestamp {
 			values[TimestampColumn] = append(values[TimestampColumn], strconv.FormatInt(r.timestamp, 10))
 		}
 		for _, f := range r.fields {
@@ -152,7 +152,7 @@ func (s *Sink) checkKeyColumns(cols []column) error {
 
 func (s *Sink) convertRow(r row, cols []column, index map[string]int) ([]any, error) {
 	values := make([]any, len(cols))
-	if i, ok := index[TimestampColumn]; ok {
+	if i, ok := index[TimestampColumn]; ok && !r.noTimestamp {
 		v, err := convertScalar(cols[i].typ, strconv.FormatInt(r.timestamp, 10))
 		if err != nil {
 			return nil, fmt.Errorf("field timestamp: %v", err)

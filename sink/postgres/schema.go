@@ -86,11 +86,15 @@ func convertScalar(t columnType, v string) (any, error) {
 		}
 		return nil, fmt.Errorf("value %q is not a boolean", v)
 	case typeTimestamptz:
-		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("value %q is not milliseconds since the Unix epoch", v)
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return time.UnixMilli(ms).UTC(), nil
 		}
-		return time.UnixMilli(ms).UTC(), nil
+		// Reports write their times in RFC 3339, such as 2024-05-01T10:00:00.123Z.
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return nil, fmt.Errorf("value %q is neither milliseconds since the Unix epoch nor an RFC 3339 time", v)
+		}
+		return t.UTC(), nil
 	case typeText:
 		return v, checkText(v)
 	}

@@ -70,7 +70,10 @@ type Counts struct {
 // row is one buffered record.
 type row struct {
 	timestamp int64
-	fields    []record.Field
+	// noTimestamp marks a row without "timestamp", such as a report row,
+	// whose timestamp column stays NULL.
+	noTimestamp bool
+	fields      []record.Field
 	// raw is the message value of a Kafka message that is not a record;
 	// such a row only goes to the dead letter.
 	raw    []byte
@@ -210,7 +213,7 @@ func (s *Sink) StoredOffsets(ctx context.Context, topic string) (map[int32]int64
 // pos is nil for records that do not come from Kafka.
 func (s *Sink) Add(rec *record.Record, pos *Position) {
 	c := rec.Clone()
-	s.pending = append(s.pending, row{timestamp: c.Timestamp, fields: c.Fields})
+	s.pending = append(s.pending, row{timestamp: c.Timestamp, noTimestamp: c.NoTimestamp, fields: c.Fields})
 	s.addPosition(pos)
 }
 
@@ -307,13 +310,18 @@ func (s *Sink) writeDeadLetters(rejected []rejection) error {
 // recordJSON encodes a row as a wifiq record line, fields in their order.
 func recordJSON(r row) json.RawMessage {
 	var b strings.Builder
-	b.WriteString(`{"timestamp":"`)
-	b.WriteString(strconv.FormatInt(r.timestamp, 10))
-	b.WriteByte('"')
-	for _, f := range r.fields {
+	b.WriteByte('{')
+	if !r.noTimestamp {
+		b.WriteString(`"timestamp":"`)
+		b.WriteString(strconv.FormatInt(r.timestamp, 10))
+		b.WriteByte('"')
+	}
+	for i, f := range r.fields {
 		key, _ := json.Marshal(f.Key)
 		values, _ := json.Marshal(f.Values)
-		b.WriteByte(',')
+		if i > 0 || !r.noTimestamp {
+			b.WriteByte(',')
+		}
 		b.Write(key)
 		b.WriteByte(':')
 		b.Write(values)
