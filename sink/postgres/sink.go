@@ -14,6 +14,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -250,7 +251,27 @@ func (s *Sink) Flush(ctx context.Context) error {
 	if err := s.writeDeadLetters(b.rejected); err != nil {
 		return err
 	}
-	err = s.retry(ctx, "write batch", func(ctx context.Context) error { return s.writeBatch(ctx, b) })
+	attempt := 0
+	err = s.retry(ctx, "write batch", func(ctx context.Context) error {
+		attempt++
+		// A connection lost during COMMIT leaves unknown whether the
+		// batch committed. Its stored offsets tell, so a retry does not
+		// insert its rows twice.
+		// NOTE: a batch without Kafka offsets (file or stdin input) has no
+		// such record, so without --pk it may still be written twice here.
+		if attempt > 1 {
+			committed, err := s.batchCommitted(ctx, b)
+			if err != nil {
+				return err
+			}
+			if committed {
+				s.log.Warn("the batch was committed before the connection was lost; not writing it again",
+					"table", s.opts.Table, "rows", len(b.rows))
+				return nil
+			}
+		}
+		return s.writeBatch(ctx, b)
+	})
 	if err != nil {
 		return err
 	}
@@ -265,6 +286,35 @@ func (s *Sink) Flush(ctx context.Context) error {
 	s.pending = s.pending[:0]
 	s.offsets = map[Position]struct{}{}
 	return nil
+}
+
+// batchCommitted reports whether wifiq_offsets already stores, for every
+// partition of the batch, the batch's next offset or a later one. With one
+// sink per table, only the batch's own committed transaction stores it.
+// A batch without offsets reports false.
+func (s *Sink) batchCommitted(ctx context.Context, b *batch) (bool, error) {
+	if len(b.offsets) == 0 {
+		return false, nil
+	}
+	conn, err := s.connection(ctx)
+	if err != nil {
+		return false, err
+	}
+	for pos, next := range b.offsets {
+		var stored int64
+		err := conn.QueryRow(ctx, `SELECT "offset" FROM `+pgx.Identifier{OffsetsTable}.Sanitize()+
+			` WHERE "table" = $1 AND topic = $2 AND partition = $3`, s.opts.Table, pos.Topic, pos.Partition).Scan(&stored)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if stored < next {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // deadLetter is one line of the dead-letter file.
