@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -229,5 +230,44 @@ func TestSplitKafkaMissingTopic(t *testing.T) {
 	}
 	if !strings.Contains(res.stderr, "topic not found") || !strings.Contains(res.stderr, "create the input topic and every route topic") {
 		t.Errorf("stderr does not name the missing topic: %s", res.stderr)
+	}
+}
+
+// A topic that split wrote in transactions ends with a commit marker. A
+// bounded split of it must see the marker as the end, not wait for records
+// that never come.
+func TestSplitOfTransactionalTopicEnds(t *testing.T) {
+	brokers := realKafka(t)
+	prefix := fmt.Sprintf("txnend%d", time.Now().UnixNano())
+	createTopics(t, brokers, prefix+"_in", prefix+"_probe", prefix+"_probe2")
+	records := probeRecords(t)
+	if code, _, stderr := wifiqKafka(t, records, "produce", "--brokers", brokers, "--topic", prefix+"_in"); code != ExitOK {
+		t.Fatalf("produce: exit %d: %s", code, stderr)
+	}
+	// Every default route goes to one topic, so that no other topic is needed.
+	routes := func(topic string) []string {
+		var args []string
+		for _, subtype := range []string{"4", "8", "27", "28", "29", "36"} {
+			args = append(args, "--route", subtype+"="+topic)
+		}
+		return args
+	}
+	first := invokeSplitCLI(t, context.Background(), nil, append([]string{"split", "--brokers", brokers, "--from", "kafka:" + prefix + "_in", "--to", "kafka",
+		"--group", prefix + "-1"}, routes(prefix+"_probe")...)...)
+	if first.code != ExitOK {
+		t.Fatalf("split of the input: exit %d: %s", first.code, first.stderr)
+	}
+
+	second := invokeSplitCLI(t, context.Background(), nil, append([]string{"split", "--brokers", brokers, "--from", "kafka:" + prefix + "_probe", "--to", "kafka",
+		"--group", prefix + "-2"}, routes(prefix+"_probe2")...)...)
+	if second.code != ExitOK {
+		t.Fatalf("split of the transactional topic: exit %d: %s", second.code, second.stderr)
+	}
+	if strings.Contains(second.stderr, "no records arrived") {
+		t.Errorf("split waited for records after the commit marker instead of stopping at the end:\n%s", second.stderr)
+	}
+	want, got := readCommitted(t, brokers, prefix+"_probe"), readCommitted(t, brokers, prefix+"_probe2")
+	if len(want) == 0 || len(got) != len(want) {
+		t.Errorf("second split wrote %d records, want the %d records of the first", len(got), len(want))
 	}
 }

@@ -85,6 +85,10 @@ func TransformTopic(ctx context.Context, cfg *Config, opts TransformOptions, log
 		kgo.ConsumeTopics(opts.InputTopic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
+		// A topic written in transactions ends with a commit marker,
+		// which the end offsets count. Its record tells that the end
+		// was reached.
+		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsAssigned(run.onAssigned),
 	)
@@ -276,6 +280,10 @@ func (r *transformRun) transaction(ctx context.Context, fetches kgo.Fetches) err
 	read := int64(0)
 	fetches.EachRecord(func(rec *kgo.Record) {
 		if transformErr != nil {
+			return
+		}
+		if rec.Attrs.IsControl() {
+			next[rec.Partition] = rec.Offset + 1
 			return
 		}
 		msg := Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp.UnixMilli(), Key: rec.Key, Value: rec.Value, record: rec}
