@@ -271,3 +271,23 @@ func TestSplitOfTransactionalTopicEnds(t *testing.T) {
 		t.Errorf("second split wrote %d records, want the %d records of the first", len(got), len(want))
 	}
 }
+
+// On a new cluster the group coordinator is not available until the offsets
+// topic exists. split --group, the first group request of the cluster, must
+// wait for it instead of failing.
+func TestSplitGroupOnNewCluster(t *testing.T) {
+	broker := startOwnBroker(t)
+	createTopics(t, broker.brokers, "pcap", "pcap_probe", "pcap_beacon", "pcap_rts", "pcap_cts", "pcap_ack", "pcap_null")
+	records := probeRecords(t)
+	if code, _, stderr := wifiqKafka(t, records, "produce", "--brokers", broker.brokers, "--topic", "pcap"); code != ExitOK {
+		t.Fatalf("produce: exit %d: %s", code, stderr)
+	}
+	res := invokeSplitCLI(t, context.Background(), nil, "split", "--brokers", broker.brokers, "--from", "kafka:pcap", "--to", "kafka", "--group", "first-group")
+	if res.code != ExitOK {
+		t.Fatalf("split --group on a new cluster: exit %d: %s", res.code, res.stderr)
+	}
+	want := statsCounts(t, records)[4]
+	if got := len(readCommitted(t, broker.brokers, "pcap_probe")); got != want {
+		t.Errorf("pcap_probe contains %d records, want the %d probe requests", got, want)
+	}
+}

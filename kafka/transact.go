@@ -146,7 +146,7 @@ func checkTransformTopics(ctx context.Context, cfg *Config, opts TransformOption
 	if err != nil {
 		return nil, fmt.Errorf("unable to list the end offsets of %s: %w", opts.InputTopic, err)
 	}
-	committed, err := admin.FetchOffsetsForTopics(ctx, opts.Group, opts.InputTopic)
+	committed, err := fetchGroupOffsets(ctx, admin, opts.Group, opts.InputTopic, log)
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		// A new group has no offsets yet.
 		committed, err = kadm.OffsetResponses{}, nil
@@ -338,4 +338,29 @@ func (r *transformRun) stopped(ctx context.Context) error {
 		return nil // interrupted: the normal end of a following run
 	}
 	return ctx.Err()
+}
+
+// coordinatorWait bounds how long fetchGroupOffsets waits for a group
+// coordinator. A new cluster creates its offsets topic at the first group
+// request, and its coordinators are not available for a few seconds.
+const coordinatorWait = time.Minute
+
+// fetchGroupOffsets returns the committed offsets of group in topic. It
+// retries while the group coordinator is not available yet.
+func fetchGroupOffsets(ctx context.Context, admin *kadm.Client, group, topic string, log *slog.Logger) (kadm.OffsetResponses, error) {
+	deadline := time.Now().Add(coordinatorWait)
+	wait := 250 * time.Millisecond
+	for {
+		committed, err := admin.FetchOffsetsForTopics(ctx, group, topic)
+		if err == nil || !kerr.IsRetriable(err) || time.Now().After(deadline) {
+			return committed, err
+		}
+		log.Info("group coordinator not available yet, will retry", "group", group, "wait", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return committed, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
