@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"iter"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -113,47 +113,88 @@ func statsDevicesRun(ctx context.Context, g *Globals, opts *StatsDevicesOptions)
 	return partial
 }
 
-// deviceReportChunk is the number of rows writeDeviceReport turns into
-// JSON lines at a time.
-const deviceReportChunk = 4096
-
 // writeDeviceReport writes the device table in format. It writes JSON
-// lines a chunk of rows at a time, so that the rows of many devices are
+// lines as the engine drains its rows, so that the rows of many devices are
 // never all in memory next to the engine's state. A table or CSV needs
 // every row first, for its column widths or its one header.
 func writeDeviceReport(w io.Writer, format string, rows iter.Seq[ops.Row], windowed bool, loc *time.Location) error {
 	if format != outputJSON {
 		return deviceReport(rows, windowed, loc).write(w, format)
 	}
-	// The JSON encoder writes each row on its own, so a buffer spares a
-	// system call per row.
-	buffered := bufio.NewWriterSize(w, 256*1024)
-	if err := writeDeviceChunks(buffered, rows, windowed, loc); err != nil {
-		return err
-	}
-	return buffered.Flush()
+	return writeDeviceJSON(w, rows, windowed, loc)
 }
 
-func writeDeviceChunks(w io.Writer, rows iter.Seq[ops.Row], windowed bool, loc *time.Location) error {
-	next, stop := iter.Pull(rows)
-	defer stop()
-	for {
-		chunk := func(yield func(ops.Row) bool) {
-			for range deviceReportChunk {
-				r, ok := next()
-				if !ok || !yield(r) {
-					return
-				}
+// writeDeviceJSON writes the rows as report.writeJSON writes the rows of
+// deviceReport, byte for byte, but from the engine's values straight to
+// the output buffer, without a report and the boxing of its cells.
+func writeDeviceJSON(w io.Writer, rows iter.Seq[ops.Row], windowed bool, loc *time.Location) error {
+	// key returns a column's key with the comma before it.
+	key := func(name string) []byte { return appendJSONKey([]byte{','}, name) }
+	windowStart, windowEnd := appendJSONKey([]byte{'{'}, "window_start"), key("window_end")
+	device := key("device")
+	if !windowed {
+		device = appendJSONKey([]byte{'{'}, "device")
+	}
+	probes, earliest, latest := key("probes"), key("earliest"), key("latest")
+	minDBm, maxDBm, avgDBm := key("min_dbm"), key("max_dbm"), key("avg_dbm")
+	ssids, distinctSSIDs, distinctDestinations := key("ssids"), key("distinct_ssids"), key("distinct_destinations")
+
+	buf := make([]byte, 0, jsonFlushSize+4096)
+	for r := range rows {
+		lineStart := len(buf)
+		if windowed {
+			buf = appendJSONTime(append(buf, windowStart...), timeCell{r.Window.Start, loc})
+			buf = appendJSONTime(append(buf, windowEnd...), timeCell{r.Window.End, loc})
+		}
+		var err error
+		buf, err = appendValueJSON(append(buf, device...), r.Key[0])
+		if err == nil {
+			buf = strconv.AppendInt(append(buf, probes...), r.Get("probes").Int, 10)
+			buf = appendJSONTime(append(buf, earliest...), timeCell{r.Get("earliest").Int, loc})
+			buf = appendJSONTime(append(buf, latest...), timeCell{r.Get("latest").Int, loc})
+			buf, err = appendValueJSON(append(buf, minDBm...), r.Get("min_dbm"))
+		}
+		if err == nil {
+			buf, err = appendValueJSON(append(buf, maxDBm...), r.Get("max_dbm"))
+		}
+		if err == nil {
+			buf, err = appendJSONValue(append(buf, avgDBm...), roundedCell(r.Get("avg_dbm")))
+		}
+		if err != nil {
+			// As report.writeJSON, write the rows before the invalid one.
+			if _, writeErr := w.Write(buf[:lineStart]); writeErr != nil {
+				return writeErr
 			}
-		}
-		rep := deviceReport(chunk, windowed, loc)
-		if len(rep.Rows) == 0 {
-			return nil
-		}
-		if err := rep.write(w, outputJSON); err != nil {
 			return err
 		}
+		buf = appendJSONStrings(append(buf, ssids...), listCell(r.Get("ssids")))
+		buf = strconv.AppendInt(append(buf, distinctSSIDs...), r.Get("distinct_ssids").Int, 10)
+		buf = strconv.AppendInt(append(buf, distinctDestinations...), r.Get("distinct_destinations").Int, 10)
+		buf = append(buf, '}', '\n')
+		if len(buf) >= jsonFlushSize {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
 	}
+	if len(buf) == 0 {
+		return nil
+	}
+	_, err := w.Write(buf)
+	return err
+}
+
+// appendValueJSON appends the cell that valueCell makes of v, as
+// appendJSONValue does, without boxing strings and integers.
+func appendValueJSON(buf []byte, v ops.Value) ([]byte, error) {
+	switch v.Kind {
+	case ops.KindString:
+		return appendJSONString(buf, v.Str), nil
+	case ops.KindInt:
+		return strconv.AppendInt(buf, v.Int, 10), nil
+	}
+	return appendJSONValue(buf, valueCell(v))
 }
 
 func deviceReport(rows iter.Seq[ops.Row], windowed bool, loc *time.Location) *report {

@@ -108,6 +108,7 @@ type Engine struct {
 	scratch []string
 	windows []Window
 	args    []Value
+	batch   updateBatch
 
 	// strings interns the members of the groups' sets.
 	strings *interner
@@ -163,6 +164,11 @@ func NewEngine(q Query) (*Engine, error) {
 		e.sessions = map[string][]*group{}
 	} else {
 		e.groups = map[string]*group{}
+		e.batch = updateBatch{
+			arena:   make([]byte, 0, batchArenaSize),
+			args:    make([]Value, 0, batchUpdates*len(e.argExprs)),
+			updates: make([]pendingUpdate, 0, batchUpdates),
+		}
 	}
 	return e, nil
 }
@@ -262,6 +268,7 @@ func (e *Engine) Late() int64 { return e.late }
 // Groups returns the number of groups held: keys times open windows.
 func (e *Engine) Groups() int {
 	if e.sessions == nil {
+		e.flushBatch()
 		return len(e.groups)
 	}
 	n := 0
@@ -288,11 +295,13 @@ func (e *Engine) Add(rec *record.Record) bool {
 
 	e.scratch = e.scratch[:0]
 	e.keyBuf = e.keyBuf[:0]
-	for _, g := range e.query.GroupBy {
-		e.keyBuf = appendKey(e.keyBuf, g.eval(rec, &e.scratch))
+	// Index the expressions, because range would copy each Expr for
+	// every record.
+	for i := range e.query.GroupBy {
+		e.keyBuf = appendKey(e.keyBuf, e.query.GroupBy[i].eval(rec, &e.scratch))
 	}
-	for i, arg := range e.argExprs {
-		e.args[i] = arg.eval(rec, &e.scratch)
+	for i := range e.argExprs {
+		e.args[i] = e.argExprs[i].eval(rec, &e.scratch)
 	}
 
 	if e.sessions != nil {
@@ -308,28 +317,54 @@ func (e *Engine) addToWindows(ts int64) bool {
 	} else {
 		e.windows = e.query.Window.appendWindows(e.windows, ts)
 	}
+	if e.grace >= 0 && e.query.Window != nil {
+		open := e.windows[:0]
+		for _, w := range e.windows {
+			if w.End > e.streamTime-e.grace {
+				open = append(open, w)
+			}
+		}
+		e.windows = open
+	}
+	if len(e.windows) == 0 {
+		e.late++
+		return false
+	}
+
 	keyLen := len(e.keyBuf)
-	added := false
+	b := &e.batch
+	size, ok := e.batchable(keyLen, len(e.windows))
+	if !ok || len(e.groups) < batchMinGroups {
+		// Too large to queue, or few groups: update at once, after the
+		// queued updates.
+		e.flushBatch()
+		for _, w := range e.windows {
+			e.keyBuf = binary.BigEndian.AppendUint64(e.keyBuf[:keyLen], uint64(w.Start))
+			g := e.groups[string(e.keyBuf)]
+			if g == nil {
+				g = e.newGroup("", w)
+				mapKey := g.storeKey(e.keyBuf) // the group's key is its first part
+				g.key = mapKey[:keyLen]
+				e.groups[mapKey] = g
+			}
+			e.update(g, e.args, e.seq)
+		}
+		e.keyBuf = e.keyBuf[:keyLen]
+		return true
+	}
+	if len(b.arena)+size > cap(b.arena) || len(b.updates)+len(e.windows) > batchUpdates {
+		e.flushBatch()
+	}
+	args := b.queueArgs(e.args)
 	for _, w := range e.windows {
-		if e.grace >= 0 && e.query.Window != nil && w.End <= e.streamTime-e.grace {
-			continue
-		}
 		e.keyBuf = binary.BigEndian.AppendUint64(e.keyBuf[:keyLen], uint64(w.Start))
-		g := e.groups[string(e.keyBuf)]
-		if g == nil {
-			g = e.newGroup("", w)
-			mapKey := g.storeKey(e.keyBuf) // the group's key is its first part
-			g.key = mapKey[:keyLen]
-			e.groups[mapKey] = g
-		}
-		e.update(g)
-		added = true
+		b.updates = append(b.updates, pendingUpdate{key: b.queueKey(e.keyBuf), keyLen: keyLen, window: w, seq: e.seq, args: args})
 	}
 	e.keyBuf = e.keyBuf[:keyLen]
-	if !added {
-		e.late++
+	if len(b.updates) >= batchUpdates {
+		e.flushBatch()
 	}
-	return added
+	return true
 }
 
 // addToSession puts the record at ts into the sessions of its key: a new
@@ -374,7 +409,7 @@ func (e *Engine) addToSession(ts int64) bool {
 		g.window = merged
 	}
 	e.sessions[g.key] = list
-	e.update(g)
+	e.update(g, e.args, e.seq)
 	return true
 }
 
@@ -400,8 +435,8 @@ func (e *Engine) newGroup(key string, w Window) *group {
 // countStar is the argument of COUNT(*): a value that is never NULL.
 var countStar = BoolValue(true)
 
-// update adds the current record's arguments to g.
-func (e *Engine) update(g *group) {
+// update adds the arguments of the record numbered seq to g.
+func (e *Engine) update(g *group, args []Value, seq int64) {
 	states := g.states[:len(e.plans)]
 	for i := range e.plans {
 		p := &e.plans[i]
@@ -409,9 +444,9 @@ func (e *Engine) update(g *group) {
 		case p.op == opSharedDistinct:
 			// It reads another aggregate's set.
 		case p.arg < 0:
-			p.addRef(&states[i], &countStar, e.seq)
+			p.addRef(&states[i], &countStar, seq)
 		default:
-			p.addRef(&states[i], &e.args[p.arg], e.seq)
+			p.addRef(&states[i], &args[p.arg], seq)
 		}
 	}
 	if e.track && !g.changed {

@@ -649,3 +649,83 @@ func TestTumblingOffsetPartitionsTime(t *testing.T) {
 		}
 	}
 }
+
+// TestHistogramKeepsNoRecordMemory checks a string HISTOGRAM with more
+// values than its small form holds, fed by a record.Reader, which reuses
+// the memory of its records: every bucket must keep its own value.
+func TestHistogramKeepsNoRecordMemory(t *testing.T) {
+	var lines strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&lines, `{"timestamp":"%d","v":["value-%d"]}`+"\n", 1714521600000+i, i%300)
+	}
+	e := mustEngine(t, Query{Aggregates: []Aggregate{{Name: "h", Func: Histogram, Arg: Field("v")}}})
+	r := record.NewReader(strings.NewReader(lines.String()), "test")
+	for {
+		rec, err := r.Read()
+		if err != nil {
+			break
+		}
+		e.Add(rec)
+	}
+	h := e.Rows()[0].Values[0].Counts
+	if len(h) != 300 {
+		t.Fatalf("HISTOGRAM has %d buckets, want 300", len(h))
+	}
+	for _, b := range h {
+		var n int
+		if _, err := fmt.Sscanf(b.Value, "value-%d", &n); err != nil {
+			t.Fatalf("bucket value %q is not one of the input's", b.Value)
+		}
+		if want := int64(3); n >= 1000%300 {
+			if b.N != want {
+				t.Errorf("bucket %q counts %d, want %d", b.Value, b.N, want)
+			}
+		} else if b.N != want+1 {
+			t.Errorf("bucket %q counts %d, want %d", b.Value, b.N, want+1)
+		}
+	}
+}
+
+// TestBatchedEngineMatchesRecordAtATime feeds the same records to two
+// engines with more groups than batchMinGroups, so that Add queues updates.
+// One engine's changelog is read after every record, which flushes the
+// queued updates each time, and the other's only now and then. The rows,
+// the groups and the late records must agree.
+func TestBatchedEngineMatchesRecordAtATime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	query := DeviceQuery("device_name", Tumbling{Size: 20 * time.Minute})
+	stepwise, batched := mustEngine(t, query), mustEngine(t, query)
+	for _, e := range []*Engine{stepwise, batched} {
+		e.SetGrace(30 * time.Second)
+		e.TrackChanges()
+	}
+	for i := range 36_000 {
+		ts := 1714521600000 + int64(i)*50 - rng.Int64N(60_000) // some late
+		dev := fmt.Sprintf("02:00:00:%02x:%02x:00", rng.IntN(80), rng.IntN(256))
+		rec := aggRecord(ts, "wlan_fc_type_subtype", "4", "wlan_sa", dev,
+			"wlan_radio_signal_dbm", fmt.Sprint(-40-rng.IntN(50)), "wlan_ssid", fmt.Sprintf("net-%d", rng.IntN(70)),
+			"wlan_da", fmt.Sprintf("ff:ff:ff:ff:ff:%02x", rng.IntN(3)))
+		if a, b := stepwise.Add(rec), batched.Add(rec); a != b {
+			t.Fatalf("record %d: Add returned %v and %v", i, a, b)
+		}
+		stepwise.Changes()
+		if i%5000 == 2499 { // not after the last record, which stays queued
+			stepwise.CloseExpired()
+			batched.Changes()
+			batched.CloseExpired()
+		}
+	}
+	if len(batched.batch.updates) == 0 {
+		t.Fatalf("no updates are queued at the end, with %d groups; the test needs some", len(batched.groups))
+	}
+	// Rows first: Groups flushes the queued updates too.
+	if !reflect.DeepEqual(stepwise.Rows(), batched.Rows()) {
+		t.Error("the rows differ")
+	}
+	if stepwise.Groups() != batched.Groups() {
+		t.Errorf("groups %d and %d, want equal", stepwise.Groups(), batched.Groups())
+	}
+	if stepwise.Late() != batched.Late() || stepwise.Late() == 0 {
+		t.Errorf("late records %d and %d, want equal and some", stepwise.Late(), batched.Late())
+	}
+}

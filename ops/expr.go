@@ -118,11 +118,40 @@ func parseInt(rec *record.Record, key string) Value {
 	if !ok {
 		return Null
 	}
+	if n, ok := parseShortDecimal(v); ok {
+		return IntValue(n)
+	}
 	n, err := record.ParseNumber(v)
 	if err != nil {
 		return Null
 	}
 	return IntValue(n)
+}
+
+// parseShortDecimal parses an optional minus sign and 1 to 18 decimal
+// digits, the form of most integer fields, without strconv's generality.
+// Such a number cannot overflow an int64. For any other form it returns
+// false, and record.ParseNumber decides.
+func parseShortDecimal(v string) (int64, bool) {
+	digits := v
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(digits) < len(v) {
+		n = -n
+	}
+	return n, true
 }
 
 // EventTime is the record's event time in milliseconds since the Unix
@@ -258,9 +287,16 @@ var ssidFields = []string{"wlan_ssid"}
 // DirectedSSID is SSID, but NULL for the wildcard SSID, so aggregates over
 // it count only the networks a device asked for by name.
 func DirectedSSID() Expr {
-	ssid := SSID()
-	return Expr{Name: "ssid", Kind: KindString, id: "DirectedSSID()", fields: ssidFields, eval: func(rec *record.Record, scratch *[]string) Value {
-		return ssid.eval(rec, scratch).orNull()
+	return Expr{Name: "ssid", Kind: KindString, id: "DirectedSSID()", fields: ssidFields, eval: func(rec *record.Record, _ *[]string) Value {
+		// SSID's work, without a call and copies of its Value per record.
+		v, ok := rec.First("wlan_ssid")
+		if !ok {
+			return Null
+		}
+		if text := ssidText(v, rec.Style); text != "" {
+			return StringValue(text)
+		}
+		return Null
 	}}
 }
 

@@ -45,3 +45,21 @@ func TestSourceDeviceOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldIntShortDecimal checks that the fast decimal path of FieldInt
+// gives what record.ParseNumber gives, and NULL where it fails.
+func TestFieldIntShortDecimal(t *testing.T) {
+	for _, v := range []string{"0", "-0", "7", "-40", "007", "+5", "-", "", "1a", " 1", "0x1f", "0X1F",
+		"123456789012345678", "-123456789012345678", "9223372036854775807", "-9223372036854775808",
+		"9223372036854775808", "99999999999999999999", "1_000", "--1"} {
+		rec := &record.Record{Fields: []record.Field{{Key: "n", Values: []string{v}}}}
+		got := FieldInt("n").Eval(rec)
+		want := Null
+		if n, err := record.ParseNumber(v); err == nil {
+			want = IntValue(n)
+		}
+		if Compare(got, want) != 0 || got.Kind != want.Kind {
+			t.Errorf("FieldInt of %q = %+v, want %+v", v, got, want)
+		}
+	}
+}

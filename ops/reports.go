@@ -13,6 +13,9 @@ var probeRequestFields = []string{"wlan_fc_type_subtype"}
 // IsProbeRequest reports whether rec is a probe request, in either value
 // style.
 func IsProbeRequest(rec *record.Record) bool {
+	if v, _ := rec.First("wlan_fc_type_subtype"); v == "4" {
+		return true // the classic style's form, without parsing it
+	}
 	ts, ok := rec.TypeSubtype()
 	return ok && ts == ProbeRequest
 }

@@ -44,6 +44,7 @@ func (e *Engine) having(r Row) bool {
 // Rows returns the rows of every group that passes HAVING, ordered by
 // window start, window end and key. The groups stay as they are.
 func (e *Engine) Rows() []Row {
+	e.flushBatch()
 	var rows []Row
 	for _, entry := range e.sortedGroups() {
 		if r := e.rowWithKey(entry.group, entry.key); e.having(r) {
@@ -62,6 +63,7 @@ func (e *Engine) Flush() []Row { return slices.Collect(e.Drain()) }
 // is made, so the caller can turn rows into output without the engine's
 // state and all the rows in memory at once.
 func (e *Engine) Drain() iter.Seq[Row] {
+	e.flushBatch()
 	entries := e.sortedGroups()
 	if e.sessions != nil {
 		clear(e.sessions)
@@ -71,6 +73,12 @@ func (e *Engine) Drain() iter.Seq[Row] {
 	e.changed = e.changed[:0]
 	return func(yield func(Row) bool) {
 		for i := range entries {
+			if i%batchUpdates == 0 && len(entries) >= batchMinGroups {
+				// The groups come in key order, scattered in memory, so
+				// reading the states of the next ones at once overlaps
+				// their cache misses, as flushBatch does.
+				e.touchStates(entries[i:min(i+batchUpdates, len(entries))])
+			}
 			g := entries[i].group
 			entries[i].group = nil
 			if r := e.rowWithKey(g, entries[i].key); e.having(r) && !yield(r) {
@@ -114,6 +122,7 @@ func (e *Engine) CloseExpired() []Row {
 	if e.grace < 0 || e.query.Window == nil || !e.started {
 		return nil
 	}
+	e.flushBatch()
 	limit := e.streamTime - e.grace
 	var rows []Row
 	if e.sessions != nil {
@@ -155,6 +164,7 @@ func (e *Engine) CloseExpired() []Row {
 // that grew) and its new row, or a tombstone when the row no longer passes
 // HAVING. It needs TrackChanges.
 func (e *Engine) Changes() []Change {
+	e.flushBatch()
 	changes := e.removed
 	e.removed = nil
 	for _, g := range e.changed {

@@ -57,6 +57,7 @@ type stateSnapshot struct {
 // not saved; Encode fails when some are pending. Grace and TrackChanges
 // are settings, not state: the caller sets them again after Decode.
 func (e *Engine) Encode(w io.Writer) error {
+	e.flushBatch()
 	if len(e.removed) > 0 || slices.ContainsFunc(e.changed, func(g *group) bool { return g.changed }) {
 		return errors.New("unable to encode the engine state: changes are pending, so call Changes first")
 	}
@@ -120,6 +121,7 @@ func (e *Engine) Decode(r io.Reader) error {
 		return fmt.Errorf("engine state is of another query (columns %v), not of this one (columns %v)", snap.Columns, e.Columns())
 	}
 
+	e.flushBatch() // the decoded groups replace the groups it updates
 	e.seq, e.streamTime, e.started, e.late = snap.Seq, snap.StreamTime, snap.Started, snap.Late
 	e.changed, e.removed = e.changed[:0], nil
 	if e.sessions != nil {

@@ -464,11 +464,15 @@ func (s *stringSet) sorted() []string {
 	return out
 }
 
-// histogram counts strings in a slice while there are few of them, and in
-// a map after that.
+// histogram counts strings: buckets in the order their values came, and
+// once there are more than smallSetMax of them, an index of the buckets by
+// value.
 type histogram struct {
-	small []Bucket
-	large map[string]int64
+	buckets []Bucket
+	// index maps a value to its bucket. A count is never stored in the map,
+	// because assigning to an existing string key replaces the stored key
+	// with the one assigned, which may share memory with a record.
+	index map[string]int
 }
 
 func (h *histogram) addValue(v *Value) {
@@ -485,37 +489,34 @@ func (h *histogram) addValue(v *Value) {
 }
 
 func (h *histogram) addN(v string, n int64) {
-	if h.large != nil {
-		if _, ok := h.large[v]; !ok {
-			v = strings.Clone(v)
-		}
-		h.large[v] += n
-		return
-	}
-	for i := range h.small {
-		if h.small[i].Value == v {
-			h.small[i].N += n
+	if h.index != nil {
+		if i, ok := h.index[v]; ok {
+			h.buckets[i].N += n
 			return
 		}
+	} else {
+		for i := range h.buckets {
+			if h.buckets[i].Value == v {
+				h.buckets[i].N += n
+				return
+			}
+		}
 	}
-	if len(h.small) < smallSetMax {
-		h.small = append(h.small, Bucket{Value: strings.Clone(v), N: n})
-		return
+	v = strings.Clone(v)
+	h.buckets = append(h.buckets, Bucket{Value: v, N: n})
+	if h.index != nil {
+		h.index[v] = len(h.buckets) - 1
+	} else if len(h.buckets) > smallSetMax {
+		h.index = make(map[string]int, 2*len(h.buckets))
+		for i, b := range h.buckets {
+			h.index[b.Value] = i
+		}
 	}
-	h.large = make(map[string]int64, 2*smallSetMax)
-	for _, b := range h.small {
-		h.large[b.Value] = b.N
-	}
-	h.small = nil
-	h.large[strings.Clone(v)] = n
 }
 
 func (h *histogram) each(fn func(string, int64)) {
-	for _, b := range h.small {
+	for _, b := range h.buckets {
 		fn(b.Value, b.N)
-	}
-	for v, n := range h.large {
-		fn(v, n)
 	}
 }
 
