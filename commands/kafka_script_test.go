@@ -44,3 +44,18 @@ func TestKafkaStartAfterLogRoll(t *testing.T) {
 		t.Errorf("started message not found in server.log or server.log.1")
 	}
 }
+
+// A random cluster id starts with "-" once in 64 starts. The storage tool
+// must still take it as the value of --cluster-id.
+func TestKafkaStartClusterIDWithDash(t *testing.T) {
+	requireOwnBroker(t)
+	state := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(state, "kafka"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "kafka", "cluster-id"), []byte("-IwwrkXA6mob6YyMQno4gA"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broker := startOwnBrokerIn(t, state)
+	createTopics(t, broker.brokers, "dash")
+}

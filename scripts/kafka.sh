@@ -395,6 +395,8 @@ format_storage_if_needed() {
   fi
   if [[ ! -s "$CLUSTER_ID_FILE" ]]; then
     # A cluster id is 16 random bytes in URL-safe base64 without padding.
+    # It may start with "-", hence --cluster-id=ID below: the storage tool
+    # would take a separate "-..." argument for an option.
     openssl rand -base64 16 | tr '+/' '-_' | tr -d '=\n' | write_file "$CLUSTER_ID_FILE"
   fi
 
@@ -409,7 +411,7 @@ format_storage_if_needed() {
   # local users can see it in the process list while the tool runs.
   if ! run_kafka_tool "$java_binary" kafka.tools.StorageTool format \
     --config "$SERVER_PROPERTIES" \
-    --cluster-id "$(cat "$CLUSTER_ID_FILE")" \
+    --cluster-id="$(cat "$CLUSTER_ID_FILE")" \
     --add-scram "SCRAM-SHA-256=[name=$user,password=$password]" \
     --add-scram "SCRAM-SHA-512=[name=$user,password=$password]" \
     >>"$format_log" 2>&1; then
