@@ -41,7 +41,8 @@ and adding a column for every new field. Column types are chosen from the
 values of the first batch that has the field: bigint, double precision,
 boolean or text, timestamptz for the record timestamp and the fields named
 by --timestamp-fields (milliseconds since the Unix epoch or RFC 3339 times),
-and text[] for fields with other than one value (every value is kept).
+and text[] for fields with other than one value (every value is kept). A
+text column turns into text[] when a later record has several values for it.
 
 Besides records, it takes the rows that reports print with -o json (wifiq
 stats devices -o json, for example), which have no "timestamp": their

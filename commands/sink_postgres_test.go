@@ -303,3 +303,43 @@ func TestSinkPostgresReportRows(t *testing.T) {
 		t.Errorf("the table has a timestamp column, want none for rows without a timestamp")
 	}
 }
+
+// A field with one value in the first batch and several later turns its
+// text column into text[], instead of rejecting the later records.
+func TestSinkPostgresColumnBecomesArray(t *testing.T) {
+	conn := requirePostgres(t)
+	table := uniqueTable(t, conn, "arrays")
+	input := `{"timestamp":"1714561200000","wlan_tag_vendor_data":["0050f2"],"wlan_seq":["1"]}` + "\n" +
+		`{"timestamp":"1714561200001","wlan_tag_vendor_data":["0050f2","506f9a"],"wlan_seq":["2"]}` + "\n"
+	res := invokeSinkCLI(t, input, "sink", "postgres", "--table", table, "--batch-size", "1")
+	if res.code != ExitOK {
+		t.Fatalf("sink postgres: exit %d: %s", res.code, res.stderr)
+	}
+	ctx := context.Background()
+	var dataType string
+	if err := conn.QueryRow(ctx, "SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'wlan_tag_vendor_data'", table).Scan(&dataType); err != nil {
+		t.Fatal(err)
+	}
+	if dataType != "ARRAY" {
+		t.Errorf("wlan_tag_vendor_data is %s, want ARRAY", dataType)
+	}
+	rows, err := conn.Query(ctx, "SELECT wlan_tag_vendor_data FROM "+pgx.Identifier{table}.Sanitize()+" ORDER BY wlan_seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	for rows.Next() {
+		var v []string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"0050f2"}, {"0050f2", "506f9a"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("values %v, want %v", got, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,9 @@ type rejection struct {
 // batch is the buffered records turned into column values.
 type batch struct {
 	newColumns []column
+	// arrayColumns are existing scalar columns that this batch turns into
+	// text[], because a record has other than one value for them.
+	arrayColumns []string
 	columns    []column // all columns after newColumns are added
 	rows       [][]any
 	sources    []row // the row each of rows came from, for dead letters
@@ -55,6 +59,12 @@ func (s *Sink) prepare() (*batch, error) {
 		b.columns = append(b.columns, column{name, s.columns[name]})
 	}
 	b.columns = append(b.columns, b.newColumns...)
+	b.arrayColumns = s.arrayColumns()
+	for i, c := range b.columns {
+		if slices.Contains(b.arrayColumns, c.name) {
+			b.columns[i].typ = typeTextArray
+		}
+	}
 	if !s.tableOK && len(b.columns) > 0 {
 		if err := s.checkKeyColumns(b.columns); err != nil {
 			return nil, err
@@ -90,6 +100,29 @@ func (s *Sink) prepare() (*batch, error) {
 		b.sources = append(b.sources, r)
 	}
 	return b, nil
+}
+
+// arrayColumns returns the existing text columns that a buffered record
+// has other than one value for, sorted. A field that held one value in the
+// first batch can repeat later (a vendor element, say), so such a column
+// becomes text[] rather than rejecting the record. Key columns and
+// numbers, booleans and timestamps stay as they are: several values there
+// are rejected.
+func (s *Sink) arrayColumns() []string {
+	var names []string
+	for _, r := range s.pending {
+		for _, f := range r.fields {
+			typ, ok := s.columns[f.Key]
+			if !ok || len(f.Values) == 1 || typ != typeText || s.isKey[f.Key] {
+				continue
+			}
+			if !slices.Contains(names, f.Key) {
+				names = append(names, f.Key)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // newColumns types the fields that have no column yet from all their
@@ -225,10 +258,26 @@ func (s *Sink) writeBatch(ctx context.Context, b *batch) error {
 }
 
 func (s *Sink) alterTable(ctx context.Context, tx pgx.Tx, b *batch) error {
+	table := pgx.Identifier{s.opts.Table}.Sanitize()
+	for _, name := range b.arrayColumns {
+		s.log.Info("changing a column to text[], because a record has several values for it", "table", s.opts.Table, "column", name)
+		column := pgx.Identifier{name}.Sanitize()
+		sql := "ALTER TABLE " + table + " ALTER COLUMN " + column + " TYPE text[] USING CASE WHEN " + column +
+			" IS NULL THEN NULL ELSE ARRAY[" + column + "::text] END"
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("unable to change column %q of table %s to text[]: %w", name, s.opts.Table, err)
+		}
+	}
+	if len(b.arrayColumns) > 0 {
+		// pgx caches the column types of the statements it ran, COPY's
+		// included: forget them, or COPY encodes for the old type.
+		if err := tx.Conn().DeallocateAll(ctx); err != nil {
+			return fmt.Errorf("unable to reset the statement cache after changing column types: %w", err)
+		}
+	}
 	if len(b.newColumns) == 0 {
 		return nil
 	}
-	table := pgx.Identifier{s.opts.Table}.Sanitize()
 	if !s.tableOK {
 		defs := make([]string, 0, len(b.columns)+1)
 		for _, c := range b.columns {

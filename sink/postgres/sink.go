@@ -279,6 +279,9 @@ func (s *Sink) Flush(ctx context.Context) error {
 		s.columns[col.name] = col.typ
 		s.order = append(s.order, col.name)
 	}
+	for _, name := range b.arrayColumns {
+		s.columns[name] = typeTextArray
+	}
 	s.tableOK = true
 	s.counts.Written += int64(len(b.rows) - len(b.serverRejected))
 	s.counts.Rejected += int64(len(b.rejected) + len(b.serverRejected))
