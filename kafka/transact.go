@@ -257,6 +257,9 @@ func fetchError(fetches kgo.Fetches) error {
 // transaction transforms one poll's records and commits them with their
 // offsets.
 func (r *transformRun) transaction(ctx context.Context, fetches kgo.Fetches) error {
+	if r.onlyMarkers(fetches) {
+		return nil
+	}
 	if err := r.session.Begin(); err != nil {
 		return fmt.Errorf("unable to begin a transaction: %w", err)
 	}
@@ -321,6 +324,29 @@ func (r *transformRun) transaction(ctx context.Context, fetches kgo.Fetches) err
 		}
 	}
 	return nil
+}
+
+// onlyMarkers reports whether the poll holds transaction markers only, as
+// at the end of a topic written in transactions. Such a poll needs no
+// transaction: an empty one would abort. It still counts for the ends.
+func (r *transformRun) onlyMarkers(fetches kgo.Fetches) bool {
+	next := map[int32]int64{}
+	only := true
+	fetches.EachRecord(func(rec *kgo.Record) {
+		if !rec.Attrs.IsControl() {
+			only = false
+		}
+		next[rec.Partition] = rec.Offset + 1
+	})
+	if !only {
+		return false
+	}
+	for partition, offset := range next {
+		if end, ok := r.ends[partition]; ok && offset >= end {
+			delete(r.ends, partition)
+		}
+	}
+	return true
 }
 
 // abort ends the open transaction without committing it.
