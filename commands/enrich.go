@@ -178,7 +178,7 @@ func enrichRun(ctx context.Context, g *Globals, opts *EnrichOptions) error {
 		cancel()
 		follower.Wait()
 		if err == nil && problems > 0 {
-			err = partialError{fmt.Sprintf("%d device entries could not be used; the others were", problems)}
+			err = partialError{unusedEntriesMessage(problems)}
 		}
 		return err
 	}
@@ -223,7 +223,7 @@ func enrichRun(ctx context.Context, g *Globals, opts *EnrichOptions) error {
 	case skipped > 0:
 		return partialError{skippedMessage(int64(skipped), "input line")}
 	case problems > 0:
-		return partialError{fmt.Sprintf("%d device entries could not be used; the others were", problems)}
+		return partialError{unusedEntriesMessage(problems)}
 	}
 	return nil
 }
@@ -391,4 +391,12 @@ func deviceChange(m kafka.Message) (enrich.Change, error) {
 		return enrich.ParseDocument(append(withKey, value[1:]...))
 	}
 	return enrich.ParseDocument(m.Value)
+}
+
+// unusedEntriesMessage returns the summary of a device list with problems.
+func unusedEntriesMessage(problems int) string {
+	if problems == 1 {
+		return "1 device list entry could not be used; the others were"
+	}
+	return fmt.Sprintf("%d device list entries could not be used; the others were", problems)
 }

@@ -45,9 +45,10 @@ and text[] for fields with other than one value (every value is kept). A
 text column turns into text[] when a later record has several values for it.
 
 Besides records, it takes the rows that reports print with -o json (wifiq
-stats devices -o json, for example), which have no "timestamp": their
-timestamp column stays NULL. From Kafka, a value without "timestamp" (a
-changelog row) takes the message's timestamp.
+stats devices -o json, for example), which have no "timestamp": a table of
+such rows has no timestamp column, and a table with one gets NULL there.
+From Kafka, a value without "timestamp" (a changelog row) takes the
+message's timestamp.
 
 With --pk each record replaces the row with the same key (INSERT ... ON
 CONFLICT DO UPDATE), so writing the same records twice gives the same rows;

@@ -36,6 +36,9 @@ func LoadFile(path string, table *Table) (loaded int, skipped int, problems []Pr
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("unable to read the device list: %w", err)
 	}
+	// Spreadsheets that export "CSV UTF-8" start the file with a byte
+	// order mark.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	l := &fileLoader{file: path, table: table, seen: map[capture.MAC]int{}}
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
 		err = l.loadJSONLines(data)

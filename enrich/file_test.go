@@ -45,3 +45,17 @@ func TestLoadCSVUnclosedQuote(t *testing.T) {
 		}
 	}
 }
+
+// A CSV file that starts with a UTF-8 byte order mark, as spreadsheets
+// export it, reads like one without.
+func TestLoadCSVByteOrderMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "devices.csv")
+	data := "\xef\xbb\xbfmac,name\n2c:f0:a2:dd:bc:d0,Alice's phone\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded, _, problems, err := LoadFile(path, NewTable())
+	if err != nil || loaded != 1 || len(problems) != 0 {
+		t.Errorf("loaded %d devices, problems %+v, err %v; want 1 device and none", loaded, problems, err)
+	}
+}
