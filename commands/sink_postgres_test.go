@@ -343,3 +343,33 @@ func TestSinkPostgresColumnBecomesArray(t *testing.T) {
 		t.Errorf("values %v, want %v", got, want)
 	}
 }
+
+// A record rejected from a topic names its topic, partition and offset in
+// the warning and in the dead letter.
+func TestSinkPostgresDeadLetterPosition(t *testing.T) {
+	conn := requirePostgres(t)
+	brokers := fakeKafka(t, 1, "poison")
+	table := uniqueTable(t, conn, "position")
+	deadLetter := filepath.Join(t.TempDir(), "rejected.jsonl")
+	lines := []string{
+		`{"timestamp":"1700000000000","wlan_radio_channel":["6"]}`,
+		`{"timestamp":"1700000001000","wlan_radio_channel":["six"]}`,
+	}
+	produceValues(t, brokers, "poison", lines, []int64{1700000000000, 1700000001000})
+	code, _, stderr := wifiqKafka(t, "", "sink", "postgres", "--table", table, "--from", "kafka:poison", "--brokers", brokers,
+		"--batch-size", "1", "--dead-letter", deadLetter)
+	if code != ExitPartial {
+		t.Fatalf("exit %d, want %d: %s", code, ExitPartial, stderr)
+	}
+	if !strings.Contains(stderr, "topic=poison partition=0 offset=1") {
+		t.Errorf("the warning does not name the message: %s", stderr)
+	}
+	data, err := os.ReadFile(deadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := jsonRows(t, string(data))
+	if len(rows) != 1 || rows[0]["topic"] != "poison" || rows[0]["partition"] != 0.0 || rows[0]["offset"] != 1.0 {
+		t.Errorf("dead letters %v, want one with topic poison, partition 0, offset 1", rows)
+	}
+}

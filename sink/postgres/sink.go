@@ -75,6 +75,8 @@ type row struct {
 	// whose timestamp column stays NULL.
 	noTimestamp bool
 	fields      []record.Field
+	// pos is the Kafka message of the row, nil for other input.
+	pos *Position
 	// raw is the message value of a Kafka message that is not a record;
 	// such a row only goes to the dead letter.
 	raw    []byte
@@ -214,7 +216,7 @@ func (s *Sink) StoredOffsets(ctx context.Context, topic string) (map[int32]int64
 // pos is nil for records that do not come from Kafka.
 func (s *Sink) Add(rec *record.Record, pos *Position) {
 	c := rec.Clone()
-	s.pending = append(s.pending, row{timestamp: c.Timestamp, noTimestamp: c.NoTimestamp, fields: c.Fields})
+	s.pending = append(s.pending, row{timestamp: c.Timestamp, noTimestamp: c.NoTimestamp, fields: c.Fields, pos: pos})
 	s.addPosition(pos)
 }
 
@@ -222,7 +224,7 @@ func (s *Sink) Add(rec *record.Record, pos *Position) {
 // letter with the reason when the batch is written, and its offset counts
 // as done.
 func (s *Sink) Reject(value []byte, reason string, pos *Position) {
-	s.pending = append(s.pending, row{raw: append([]byte(nil), value...), reason: reason})
+	s.pending = append(s.pending, row{raw: append([]byte(nil), value...), reason: reason, pos: pos})
 	s.addPosition(pos)
 }
 
@@ -325,6 +327,8 @@ type deadLetter struct {
 	Reason    string          `json:"reason"`
 	Table     string          `json:"table"`
 	Topic     string          `json:"topic,omitempty"`
+	Partition *int32          `json:"partition,omitempty"`
+	Offset    *int64          `json:"offset,omitempty"`
 	Record    json.RawMessage `json:"record,omitempty"`
 	Value     string          `json:"value,omitempty"`
 	Timestamp time.Time       `json:"rejected_at"`
@@ -333,12 +337,23 @@ type deadLetter struct {
 // writeDeadLetters writes rejected records before their batch commits, so
 // that a crash may repeat a dead letter but never lose one.
 func (s *Sink) writeDeadLetters(rejected []rejection) error {
-	for _, r := range rejected {
-		s.log.Warn("rejected a record", "table", s.opts.Table, "reason", r.reason)
+	for i, r := range rejected {
+		switch {
+		case i < 10 && r.row.pos != nil:
+			s.log.Warn("rejected a record", "table", s.opts.Table, "reason", r.reason,
+				"topic", r.row.pos.Topic, "partition", r.row.pos.Partition, "offset", r.row.pos.Offset)
+		case i < 10:
+			s.log.Warn("rejected a record", "table", s.opts.Table, "reason", r.reason)
+		case i == 10:
+			s.log.Warn("more records of this batch were rejected; only the count is reported", "table", s.opts.Table, "rejected", len(rejected))
+		}
 		if s.opts.DeadLetter == nil {
 			continue
 		}
 		line := deadLetter{Reason: r.reason, Table: s.opts.Table, Timestamp: time.Now().UTC()}
+		if pos := r.row.pos; pos != nil {
+			line.Topic, line.Partition, line.Offset = pos.Topic, &pos.Partition, &pos.Offset
+		}
 		if r.row.raw != nil {
 			line.Value = string(r.row.raw)
 		} else {
