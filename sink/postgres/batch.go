@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -33,10 +33,10 @@ type batch struct {
 	// arrayColumns are existing scalar columns that this batch turns into
 	// text[], because a record has other than one value for them.
 	arrayColumns []string
-	columns    []column // all columns after newColumns are added
-	rows       [][]any
-	sources    []row // the row each of rows came from, for dead letters
-	rejected   []rejection
+	columns      []column // all columns after newColumns are added
+	rows         [][]any
+	sources      []row // the row each of rows came from, for dead letters
+	rejected     []rejection
 	// serverRejected are indexes into rows that the server refused in a
 	// row-by-row retry of the batch.
 	serverRejected []int
