@@ -373,3 +373,25 @@ func TestSinkPostgresDeadLetterPosition(t *testing.T) {
 		t.Errorf("dead letters %v, want one with topic poison, partition 0, offset 1", rows)
 	}
 }
+
+// --retry-for is the time the sink keeps retrying: with waits of 0.5, 1
+// and 2 s, a 3 s limit gives four attempts, the last one at the limit.
+func TestSinkPostgresRetriesForTheWholeTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("retries for 3 seconds; skipped with -short")
+	}
+	t.Setenv("PGHOST", "127.0.0.1")
+	t.Setenv("PGPORT", "1") // nothing listens there
+	t.Setenv("PGCONNECT_TIMEOUT", "1")
+	input := `{"timestamp":"1700000000000","wlan_sa":["aa"]}` + "\n"
+	res := invokeSinkCLI(t, input, "sink", "postgres", "--table", "unreachable", "--retry-for", "3s")
+	if res.code == ExitOK {
+		t.Fatalf("exit 0 without a server: %s", res.stderr)
+	}
+	if got := strings.Count(res.stderr, "will retry"); got != 3 {
+		t.Errorf("%d retries logged, want 3 (waits of 0.5, 1 and 1.5 s):\n%s", got, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "after retrying for 3s") {
+		t.Errorf("the error does not name the retry time:\n%s", res.stderr)
+	}
+}

@@ -288,9 +288,11 @@ func (s *Sink) writeChunk(ctx context.Context, docs []document) error {
 			return err
 		}
 
-		if time.Now().Add(wait).After(deadline) {
+		if !time.Now().Before(deadline) {
 			return fmt.Errorf("unable to write %d documents to index %s after retrying for %s: %w", len(docs), s.opts.Index, s.opts.RetryFor, err)
 		}
+		// The last wait ends at the deadline, so the last attempt comes then.
+		wait = min(wait, time.Until(deadline))
 		s.counts.Retries++
 		s.log.Warn("bulk request failed, will retry", "index", s.opts.Index, "documents", len(docs), "attempt", attempt, "wait", wait, "err", err)
 		if err := s.sleep(ctx, wait); err != nil {
@@ -395,9 +397,11 @@ func (s *Sink) retry(ctx context.Context, what string, fn func(context.Context) 
 		if errors.Is(err, errPermanent) || ctx.Err() != nil {
 			return err
 		}
-		if time.Now().Add(wait).After(deadline) {
+		if !time.Now().Before(deadline) {
 			return fmt.Errorf("unable to %s at %s after retrying for %s: %w", what, s.url, s.opts.RetryFor, err)
 		}
+		// The last wait ends at the deadline, so the last attempt comes then.
+		wait = min(wait, time.Until(deadline))
 		s.log.Warn("request failed, will retry", "url", s.url, "action", what, "attempt", attempt, "wait", wait, "err", err)
 		if err := s.sleep(ctx, wait); err != nil {
 			return err

@@ -394,9 +394,11 @@ func (s *Sink) retry(ctx context.Context, what string, fn func(context.Context) 
 		if !retryable(err) {
 			return err
 		}
-		if time.Now().Add(wait).After(deadline) {
+		if !time.Now().Before(deadline) {
 			return fmt.Errorf("unable to %s after retrying for %s: %w", what, s.opts.RetryFor, err)
 		}
+		// The last wait ends at the deadline, so the last attempt comes then.
+		wait = min(wait, time.Until(deadline))
 		s.log.Warn("Neo4j unreachable, will retry", "mode", s.opts.Mode.Name, "attempt", attempt, "wait", wait, "err", err)
 		select {
 		case <-ctx.Done():

@@ -416,9 +416,11 @@ func (s *Sink) retry(ctx context.Context, what string, fn func(context.Context) 
 			return err
 		}
 		s.dropConnection()
-		if time.Now().Add(wait).After(deadline) {
+		if !time.Now().Before(deadline) {
 			return fmt.Errorf("unable to %s after retrying for %s: %w", what, s.opts.RetryFor, err)
 		}
+		// The last wait ends at the deadline, so the last attempt comes then.
+		wait = min(wait, time.Until(deadline))
 		s.log.Warn("PostgreSQL unreachable, will retry", "table", s.opts.Table, "attempt", attempt, "wait", wait, "err", err)
 		select {
 		case <-ctx.Done():
