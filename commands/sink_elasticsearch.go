@@ -227,7 +227,7 @@ func sinkElasticsearchTopic(ctx context.Context, g *Globals, opts *SinkElasticse
 	}
 	g.Log.Info("consuming", "topic", topic, "group", opts.Input.Group, "kafka", cfg)
 
-	readErr := sinkElasticsearchMessages(ctx, opts, newRecordReader(consumer, decoder), s)
+	readErr := explainRegistryError(sinkElasticsearchMessages(ctx, opts, newRecordReader(consumer, decoder), s))
 	if err := consumer.Close(); readErr == nil {
 		readErr = err
 	}

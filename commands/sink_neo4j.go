@@ -230,7 +230,7 @@ func sinkNeo4jTopic(ctx context.Context, g *Globals, opts *SinkNeo4jOptions, s *
 	}
 	g.Log.Info("consuming", "topic", topic, "group", opts.Input.Group, "stored_offsets", stored, "kafka", cfg)
 
-	readErr := sinkNeo4jMessages(ctx, opts, newRecordReader(consumer, decoder), s, stored)
+	readErr := explainRegistryError(sinkNeo4jMessages(ctx, opts, newRecordReader(consumer, decoder), s, stored))
 	if err := consumer.Close(); readErr == nil {
 		readErr = err
 	}

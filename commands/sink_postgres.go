@@ -214,7 +214,7 @@ func sinkTopic(ctx context.Context, g *Globals, opts *SinkPostgresOptions, s *po
 	}
 	g.Log.Info("consuming", "topic", topic, "group", opts.Input.Group, "stored_offsets", stored, "kafka", cfg)
 
-	readErr := sinkMessages(ctx, opts, newRecordReader(consumer, decoder), s, stored)
+	readErr := explainRegistryError(sinkMessages(ctx, opts, newRecordReader(consumer, decoder), s, stored))
 	if err := consumer.Close(); readErr == nil {
 		readErr = err
 	}

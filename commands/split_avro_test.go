@@ -260,6 +260,14 @@ func TestConsumeAvroWithoutRegistry(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(stderr, "offset 0") || !strings.Contains(stderr, avro.EnvURL) {
 		t.Errorf("stats: exit %d, want %d and the position and %s in:\n%s", code, ExitFailure, avro.EnvURL, stderr)
 	}
+
+	// The sinks give the same hint.
+	if os.Getenv("PGHOST") != "" {
+		code, _, stderr = wifiqKafka(t, "", "sink", "postgres", "--brokers", brokers, "--from", "kafka:pcap_probe", "--table", fmt.Sprintf("noregistry_%d", time.Now().UnixNano()))
+		if code != ExitFailure || !strings.Contains(stderr, "offset 0") || !strings.Contains(stderr, avro.EnvURL) {
+			t.Errorf("sink postgres: exit %d, want %d and the position and %s in:\n%s", code, ExitFailure, avro.EnvURL, stderr)
+		}
+	}
 }
 
 func TestSplitAvroInvalidFlags(t *testing.T) {
