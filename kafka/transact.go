@@ -86,8 +86,8 @@ func TransformTopic(ctx context.Context, cfg *Config, opts TransformOptions, log
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		// A topic written in transactions ends with a commit marker,
-		// which the end offsets count. Its record tells that the end
-		// was reached.
+		// which the end offsets count. Its control record marks the
+		// end.
 		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsAssigned(run.onAssigned),
@@ -326,7 +326,7 @@ func (r *transformRun) transaction(ctx context.Context, fetches kgo.Fetches) err
 	return nil
 }
 
-// onlyMarkers reports whether the poll holds transaction markers only, as
+// onlyMarkers reports whether the poll contains transaction markers only, as
 // at the end of a topic written in transactions. Such a poll needs no
 // transaction: an empty one would abort. It still counts for the ends.
 func (r *transformRun) onlyMarkers(fetches kgo.Fetches) bool {
