@@ -306,6 +306,9 @@ func TestAvroTopicEnrichAndSink(t *testing.T) {
 	if res := invokeSplitCLI(t, context.Background(), nil, args...); res.code != ExitOK {
 		t.Fatalf("split --format avro: exit %d: %s", res.code, res.stderr)
 	}
+	// The brokers write the commit markers of split's last transaction
+	// after split has ended, so wait until every probe request is visible.
+	waitForCommitted(t, brokers, prefix+"_probe", statsCounts(t, records)[4])
 	t.Setenv(avro.EnvURL, registry)
 
 	// The JSON path on the same records is the reference.
@@ -321,7 +324,7 @@ func TestAvroTopicEnrichAndSink(t *testing.T) {
 		t.Fatalf("enrich --group of the Avro topic: exit %d: %s", code, stderr)
 	}
 	var got strings.Builder
-	for _, v := range readCommitted(t, brokers, out) {
+	for _, v := range waitForCommitted(t, brokers, out, strings.Count(want.stdout, "\n")) {
 		got.WriteString(v)
 		got.WriteByte('\n')
 	}
@@ -340,5 +343,21 @@ func TestAvroTopicEnrichAndSink(t *testing.T) {
 	}
 	if probes := strings.Count(want.stdout, "\n"); rows != probes {
 		t.Errorf("sink postgres wrote %d rows of the Avro topic, want its %d probe requests", rows, probes)
+	}
+}
+
+// waitForCommitted reads topic with read_committed until it has n records,
+// for at most a minute, and returns them. A transaction's records become
+// visible once the brokers have written its commit markers, which may be
+// after the producer has ended.
+func waitForCommitted(t *testing.T, brokers, topic string, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		values := readCommitted(t, brokers, topic)
+		if len(values) >= n || time.Now().After(deadline) {
+			return values
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
