@@ -96,7 +96,7 @@ func TestSplitAvroMatchesJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		values := readCommitted(t, brokers, topic)
+		values := waitForCommitted(t, brokers, topic, strings.Count(string(want), "\n"))
 		if len(values) == 0 || values[0][0] != 0 {
 			t.Fatalf("%s: %d values, want Avro values starting with the magic byte 0", topic, len(values))
 		}

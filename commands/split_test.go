@@ -215,7 +215,7 @@ func TestSplitKafkaTransactional(t *testing.T) {
 	}
 
 	for topic, subtype := range map[string]int{"pcap_probe": 4, "pcap_beacon": 8, "pcap_ack": 29, "pcap_null": 36, "pcap_cts": 28} {
-		values := readCommitted(t, brokers, topic)
+		values := waitForCommitted(t, brokers, topic, counts[subtype])
 		if len(values) != counts[subtype] {
 			t.Errorf("%s contains %d records after two runs, stats counts %d of subtype %d", topic, len(values), counts[subtype], subtype)
 		}
