@@ -155,13 +155,13 @@ func (o *SinkElasticsearchOptions) check() error {
 }
 
 func sinkElasticsearchRun(ctx context.Context, g *Globals, opts *SinkElasticsearchOptions) error {
-	if opts.DeadLetter != "" {
-		f, err := os.OpenFile(opts.DeadLetter, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return fmt.Errorf("unable to open the --dead-letter file: %w", err)
-		}
-		defer f.Close()
-		opts.Sink.DeadLetter = f
+	deadLetter, err := openDeadLetter(opts.DeadLetter)
+	if err != nil {
+		return err
+	}
+	if deadLetter != nil {
+		defer deadLetter.Close()
+		opts.Sink.DeadLetter = deadLetter
 	}
 	g.Log.Info("connecting", "url", opts.Connection.URL, "index", opts.Sink.Index)
 	s, err := elasticsearch.Open(ctx, opts.Connection, opts.Sink, g.Log)
@@ -178,16 +178,7 @@ func sinkElasticsearchRun(ctx context.Context, g *Globals, opts *SinkElasticsear
 	if opts.Input.From != "" {
 		err = sinkElasticsearchTopic(ctx, g, opts, s)
 	} else {
-		skipped, err = readSinkInputs(ctx, g, opts.Inputs, func(rec *record.Record) error {
-			s.Add(rec, nil, nil)
-			if s.Pending() < opts.BatchSize {
-				return nil
-			}
-			return s.Flush(ctx)
-		})
-		if err == nil {
-			err = s.Flush(ctx)
-		}
+		skipped, err = sinkFiles(ctx, g, opts.Inputs, opts.BatchSize, s, func(rec *record.Record) { s.Add(rec, nil, nil) })
 	}
 
 	counts := s.Counts()
@@ -195,18 +186,7 @@ func sinkElasticsearchRun(ctx context.Context, g *Globals, opts *SinkElasticsear
 		fmt.Fprintf(g.IO.ErrOut, "elasticsearch: %s written to index %s in %s; %s rejected\n",
 			plural(counts.Written, "document"), opts.Sink.Index, plural(counts.Requests, "bulk request"), plural(counts.Rejected, "record"))
 	}
-	if errors.Is(err, context.Canceled) && opts.Input.Follow {
-		err = nil // interrupted: the end of a following read
-	}
-	switch {
-	case err != nil:
-		return err
-	case counts.Rejected > 0:
-		return partialError{rejectedMessage(counts.Rejected, opts.DeadLetter)}
-	case skipped > 0:
-		return partialError{skippedMessage(int64(skipped), "line")}
-	}
-	return nil
+	return sinkResult(err, opts.Input.Follow, counts.Rejected, opts.DeadLetter, skipped)
 }
 
 // sinkElasticsearchTopic reads the --from topic into the sink and, with a

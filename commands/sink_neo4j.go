@@ -151,13 +151,13 @@ func sinkNeo4jRun(ctx context.Context, g *Globals, opts *SinkNeo4jOptions) error
 	if err != nil {
 		return usageError{err}
 	}
-	if opts.DeadLetter != "" {
-		f, err := os.OpenFile(opts.DeadLetter, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return fmt.Errorf("unable to open the --dead-letter file: %w", err)
-		}
-		defer f.Close()
-		opts.Sink.DeadLetter = f
+	deadLetter, err := openDeadLetter(opts.DeadLetter)
+	if err != nil {
+		return err
+	}
+	if deadLetter != nil {
+		defer deadLetter.Close()
+		opts.Sink.DeadLetter = deadLetter
 	}
 	g.Log.Info("connecting", "neo4j", conn.Describe(), "mode", opts.Sink.Mode.Name)
 	s, err := neo4j.Open(ctx, conn, opts.Sink, g.Log)
@@ -170,16 +170,7 @@ func sinkNeo4jRun(ctx context.Context, g *Globals, opts *SinkNeo4jOptions) error
 	if opts.Input.From != "" {
 		err = sinkNeo4jTopic(ctx, g, opts, s)
 	} else {
-		skipped, err = readSinkInputs(ctx, g, opts.Inputs, func(rec *record.Record) error {
-			s.Add(rec, nil)
-			if s.Pending() < opts.BatchSize {
-				return nil
-			}
-			return s.Flush(ctx)
-		})
-		if err == nil {
-			err = s.Flush(ctx)
-		}
+		skipped, err = sinkFiles(ctx, g, opts.Inputs, opts.BatchSize, s, func(rec *record.Record) { s.Add(rec, nil) })
 	}
 
 	counts := s.Counts()
@@ -187,18 +178,7 @@ func sinkNeo4jRun(ctx context.Context, g *Globals, opts *SinkNeo4jOptions) error
 		fmt.Fprintf(g.IO.ErrOut, "neo4j: %s written in %s; %s rejected\n",
 			plural(counts.Written, "record"), plural(counts.Transactions, "transaction"), plural(counts.Rejected, "record"))
 	}
-	if errors.Is(err, context.Canceled) && opts.Input.Follow {
-		err = nil // interrupted: the end of a following read
-	}
-	switch {
-	case err != nil:
-		return err
-	case counts.Rejected > 0:
-		return partialError{rejectedMessage(counts.Rejected, opts.DeadLetter)}
-	case skipped > 0:
-		return partialError{skippedMessage(int64(skipped), "line")}
-	}
-	return nil
+	return sinkResult(err, opts.Input.Follow, counts.Rejected, opts.DeadLetter, skipped)
 }
 
 // sinkNeo4jTopic reads the --from topic into the sink. Without a group it

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -131,13 +130,13 @@ func (o *SinkPostgresOptions) check() error {
 }
 
 func sinkPostgresRun(ctx context.Context, g *Globals, opts *SinkPostgresOptions) error {
-	if opts.DeadLetter != "" {
-		f, err := os.OpenFile(opts.DeadLetter, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return fmt.Errorf("unable to open the --dead-letter file: %w", err)
-		}
-		defer f.Close()
-		opts.Sink.DeadLetter = f
+	deadLetter, err := openDeadLetter(opts.DeadLetter)
+	if err != nil {
+		return err
+	}
+	if deadLetter != nil {
+		defer deadLetter.Close()
+		opts.Sink.DeadLetter = deadLetter
 	}
 	connect, err := postgres.Connector(opts.DSN)
 	if err != nil {
@@ -154,16 +153,7 @@ func sinkPostgresRun(ctx context.Context, g *Globals, opts *SinkPostgresOptions)
 	if opts.Input.From != "" {
 		err = sinkTopic(ctx, g, opts, s)
 	} else {
-		skipped, err = readSinkInputs(ctx, g, opts.Inputs, func(rec *record.Record) error {
-			s.Add(rec, nil)
-			if s.Pending() < opts.BatchSize {
-				return nil
-			}
-			return s.Flush(ctx)
-		})
-		if err == nil {
-			err = s.Flush(ctx)
-		}
+		skipped, err = sinkFiles(ctx, g, opts.Inputs, opts.BatchSize, s, func(rec *record.Record) { s.Add(rec, nil) })
 	}
 
 	counts := s.Counts()
@@ -171,18 +161,7 @@ func sinkPostgresRun(ctx context.Context, g *Globals, opts *SinkPostgresOptions)
 		fmt.Fprintf(g.IO.ErrOut, "postgres: %s written to table %s in %s; %s rejected\n",
 			plural(counts.Written, "row"), opts.Sink.Table, plural(counts.Batches, "transaction"), plural(counts.Rejected, "record"))
 	}
-	if errors.Is(err, context.Canceled) && opts.Input.Follow {
-		err = nil // interrupted: the end of a following read
-	}
-	switch {
-	case err != nil:
-		return err
-	case counts.Rejected > 0:
-		return partialError{rejectedMessage(counts.Rejected, opts.DeadLetter)}
-	case skipped > 0:
-		return partialError{skippedMessage(int64(skipped), "line")}
-	}
-	return nil
+	return sinkResult(err, opts.Input.Follow, counts.Rejected, opts.DeadLetter, skipped)
 }
 
 // sinkTopic reads the --from topic into the sink. Without a group it
