@@ -224,7 +224,7 @@ func timestampMillis(v any) (int64, error) {
 	case nil:
 		return 0, fmt.Errorf("field %s is null", TimestampField)
 	}
-	return 0, fmt.Errorf("field %s holds a %T, not a long", TimestampField, v)
+	return 0, fmt.Errorf("field %s is a %T, not a long", TimestampField, v)
 }
 
 // stringValues returns the values of a field as strings: an array gives

@@ -110,7 +110,7 @@ func (s *Schema) Extend(keys []string) (*Schema, error) {
 }
 
 // mergeKeys merges the key order of a schema and of a record, keeping the
-// order of both. Where neither tells which of two keys comes first, a key
+// order of both. Where neither decides which of two keys comes first, a key
 // that wifiq decodes goes by its place in the default field list and then
 // in wifiq's field table, and otherwise the schema's key goes first.
 func mergeKeys(schema, rec []string) []string {

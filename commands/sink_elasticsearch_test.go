@@ -80,7 +80,7 @@ func searchRequest(t *testing.T, method, url, body string, out any) int {
 }
 
 // documentCount refreshes the index and returns its number of documents,
-// or -1 when the server does not answer.
+// or -1 when the server does not respond.
 func documentCount(t *testing.T, url, index string) int64 {
 	t.Helper()
 	searchRequest(t, http.MethodPost, url+"/"+index+"/_refresh", "", nil)

@@ -35,7 +35,7 @@ type probesStream struct {
 func (s *probesStream) add(rec *record.Record) error {
 	s.activity.Add(rec)
 	if groups := s.activity.Groups(); groups > s.maxGroups {
-		return fmt.Errorf("too many groups: the device estimate holds %d addresses in open windows, more than --max-groups %d: raise --max-groups if the memory allows, or shorten --grace or --window so that windows close sooner", groups, s.maxGroups)
+		return fmt.Errorf("too many groups: the device estimate keeps %d addresses of open windows, more than --max-groups %d: raise --max-groups if the memory allows, or shorten --grace or --window so that windows close sooner", groups, s.maxGroups)
 	}
 	return nil
 }

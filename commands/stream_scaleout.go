@@ -96,7 +96,7 @@ func (o *StreamOptions) checkScaleOut(cmd *cobra.Command, in *InputOptions, grou
 	case output == input || output == s.Repartition:
 		return usagef("invalid --to %s: it is the input or the repartition topic; name another topic", o.To)
 	case o.Serve != "":
-		return usagef("--serve and --group cannot be combined: each instance holds only the rows of its own partitions; query the changelog topic instead")
+		return usagef("--serve and --group cannot be combined: each instance contains only the rows of its own partitions, so query the changelog topic instead")
 	case in.Start != "":
 		return usagef("--start does not apply with --group: the run starts at the group's committed offsets, else at the earliest offset")
 	}

@@ -83,7 +83,7 @@ fi
 probes="$dir/probes.jsonl"
 base=$(($(date +%s) * 1000 - 3600000 - total * 10))
 grep '"wlan_fc_type_subtype":\["4"\]' "$records" | grep '"wlan_sa":\["' >"$dir/capture-probes.jsonl" ||
-	die "$records holds no probe requests"
+	die "$records contains no probe requests"
 # Every record starts with its timestamp, so the rest of the line follows
 # the first '","'.
 awk -v total="$total" -v base="$base" '
@@ -289,7 +289,7 @@ for pair in wifiq-group:wifiq-group-avro wifiq:wifiq-avro; do
 done
 for pair in "$out_a:$count_a" "$out_b:$count_b" "$out_d:$count_d" "$out_e:$count_e" "$out_r1:$count_r1" "$out_r2:$count_r2" "file:$count_c" "jq-file:$count_r3"; do
 	if [[ ${pair##*:} != "$total" ]]; then
-		echo "bench-enrich: ${pair%:*} holds ${pair##*:} records, want $total" >&2
+		echo "bench-enrich: ${pair%:*} contains ${pair##*:} records, want $total" >&2
 		status=1
 	fi
 done

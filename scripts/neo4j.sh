@@ -49,7 +49,7 @@ FETCH_LOCK="$WIFIQ_CACHE/neo4j-$NEO4J_VERSION.lock"
 # when the pid file is checked.
 PROCESS_PATTERN="$LAUNCHER_CLASS_NAME $HOME_DIR"
 # The launcher prints this line after the password is set and the default
-# database has answered a query.
+# database has returned the result of a query.
 READY_MESSAGE="wifiq-neo4j: ready"
 
 usage() {
@@ -62,7 +62,7 @@ $HOST:$BOLT_PORT for tests, without Docker.
 Commands:
   fetch     Download the Neo4j jars with mvn into $JAR_DIR (skipped when present).
   start     Fetch if needed, compile the launcher, start the server in the
-            background and wait until it answers on Bolt. Does nothing when
+            background and wait until it responds on Bolt. Does nothing when
             the server is already running.
   stop      Stop the server (SIGTERM, then SIGKILL after ${STOP_TIMEOUT}s). Keeps the data.
   restart   stop, then start. Keeps the data and the password.
@@ -180,7 +180,7 @@ check_port_free() {
   fi
 }
 
-# Return 0 when the server on HOST:BOLT_PORT answers the Bolt handshake
+# Return 0 when the server on HOST:BOLT_PORT completes the Bolt handshake
 # with a Bolt 5 version. The launcher has already run a query through the
 # embedded API, so this checks that the connector serves it.
 bolt_handshake() {
@@ -244,7 +244,7 @@ command_start() {
 
   if ! wait_until "$START_TIMEOUT" 0.5 server_ready "$pid" "$console_offset"; then
     show_log_tail_after "$CONSOLE_LOG" "$console_offset" 40
-    die "timed out after ${START_TIMEOUT}s waiting for Neo4j (pid $pid) to print '$READY_MESSAGE' and answer on $HOST:$BOLT_PORT. It is still running. Check $DEBUG_LOG, then run scripts/neo4j.sh stop, or raise WIFIQ_NEO4J_START_TIMEOUT."
+    die "timed out after ${START_TIMEOUT}s waiting for Neo4j (pid $pid) to print '$READY_MESSAGE' and respond on $HOST:$BOLT_PORT. It is still running. Check $DEBUG_LOG, then run scripts/neo4j.sh stop, or raise WIFIQ_NEO4J_START_TIMEOUT."
   fi
   write_client_files
   log_info "Neo4j is running (pid $pid), ready after $(elapsed_since "$started")s; env file: $ENV_FILE"

@@ -148,7 +148,7 @@ command_start() {
     if process_gone "$pid"; then
       die "Apicurio Registry exited during startup (see $LOG_FILE)"
     fi
-    die "Apicurio Registry did not answer at $URL within ${START_TIMEOUT}s (pid $pid still runs; see $LOG_FILE)"
+    die "Apicurio Registry did not respond at $URL within ${START_TIMEOUT}s (pid $pid still runs; see $LOG_FILE)"
   fi
   write_env_file
   log_info "Apicurio Registry $REGISTRY_VERSION runs (pid $pid) at $URL, ready after $(elapsed_since "$started")s"

@@ -16,7 +16,7 @@ import org.neo4j.graphdb.GraphDatabaseService;
  * neo4j.conf file to load and the file that contains the password of the
  * user neo4j. The password is set on every start, so a changed password
  * file takes effect at the next start. The process prints "wifiq-neo4j:
- * ready" once the default database answers a query, and shuts the DBMS down
+ * ready" once a query on the default database returns, and shuts the DBMS down
  * cleanly on SIGTERM.
  */
 public final class WifiqNeo4j {

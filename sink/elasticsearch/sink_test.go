@@ -20,7 +20,7 @@ import (
 	"github.com/wifiq/wifiq/record"
 )
 
-// fakeServer answers GET / and bulk requests; bulk decides the status of
+// fakeServer serves GET / and bulk requests; bulk decides the status of
 // each item (by document number within the request) or of the request.
 type fakeServer struct {
 	mu       sync.Mutex
