@@ -86,6 +86,20 @@ func (f *probeFilter) KeepLine(line []byte) bool {
 	return true
 }
 
+// FilterField and KeepValue let record.NewReader apply the filter while it
+// parses a line in wifiq's own shape, instead of searching the line first.
+func (f *probeFilter) FilterField() string { return "wlan_fc_type_subtype" }
+
+// KeepValue reports whether a record whose first wlan_fc_type_subtype
+// value is v may be a probe request, and counts it when it is left out.
+func (f *probeFilter) KeepValue(v []byte) bool {
+	if n, ok := parseSubtype(v); ok && n != 0x04 {
+		*f.leftOut++
+		return false
+	}
+	return true
+}
+
 var emptyLine = []byte{'\n'}
 
 func (f *probeFilter) Read(p []byte) (int, error) {

@@ -1,8 +1,11 @@
 package commands
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wifiq/wifiq/record"
 )
 
 // devCorpusRecords decodes the bundled captures into a record file (classic
@@ -340,6 +345,71 @@ func TestProbeFilterKeepsLineNumbersAndBadLines(t *testing.T) {
 	}
 	if res.code != ExitPartial {
 		t.Errorf("exit %d, want %d", res.code, ExitPartial)
+	}
+}
+
+// lineOnlyFilter hides probeFilter's ValueFilter methods, so that the
+// record reader asks KeepLine about every line.
+type lineOnlyFilter struct{ *probeFilter }
+
+func (f lineOnlyFilter) Unfiltered() io.Reader  { return f.probeFilter.Unfiltered() }
+func (f lineOnlyFilter) KeepLine(b []byte) bool { return f.probeFilter.KeepLine(b) }
+
+// TestProbeFilterWhileParsingAgrees checks that the filter that the record
+// reader applies while it parses a line (KeepValue) keeps and leaves out
+// the same lines as the search of each line (KeepLine), and counts them
+// the same.
+func TestProbeFilterWhileParsingAgrees(t *testing.T) {
+	lines := []string{
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["4"],"wlan_sa":["02:00:00:00:00:01"]}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["8"],"wlan_sa":["02:00:00:00:00:02"]}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["0x0004"],"wlan_sa":["02:00:00:00:00:03"]}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["0x0028"],"wlan_sa":["02:00:00:00:00:04"]}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["probe"],"wlan_sa":["02:00:00:00:00:05"]}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":"8","wlan_sa":["02:00:00:00:00:06"]}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":[],"wlan_sa":["02:00:00:00:00:07"],"wlan_fc_type_subtype":["8"]}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["8","4"],"wlan_sa":["02:00:00:00:00:08"]}`,
+		`{"timestamp":"1714561200000","wlan_ssid":["a\"b"],"wlan_fc_type_subtype":["8"],"wlan_sa":["02:00:00:00:00:09"]}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["4"],"wlan_ssid":["a\"b"],"wlan_sa":["02:00:00:00:00:0a"]}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["8"],"wlan_ssid":["a\"b"],"wlan_sa":["02:00:00:00:00:0b"]}`,
+		`{"timestamp":"1714561200000", "wlan_fc_type_subtype":["8"], "wlan_sa":["02:00:00:00:00:0c"]}`,
+		`{"timestamp":"1714561200000","wlan_sa":["02:00:00:00:00:0d"]}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["5"],"wlan_sa":["02:00:00:00:00:0e"],"bad":}`,
+		`{"timestamp":"1714561200000","layers":{"wlan_fc_type_subtype":["0x0008"],"wlan_sa":["02:00:00:00:00:0f"]}}`,
+		`{"timestamp":"1714561200000","wlan_fc_type_subtype":["4"],"wlan_sa":["02:00:00:00:00:10"],"bad":}`,
+		`{"timestamp":"1714561200","wlan_fc_type_subtype":["8"],"wlan_sa":["02:00:00:00:00:11"]}`,
+	}
+	read := func(lineOnly bool) (got []string, leftOut int64) {
+		filter := &probeFilter{in: bufio.NewReader(strings.NewReader(strings.Join(lines, "\n"))), leftOut: &leftOut}
+		var in io.Reader = filter
+		if lineOnly {
+			in = lineOnlyFilter{filter}
+		} else if _, ok := in.(record.ValueFilter); !ok {
+			t.Fatal("probeFilter is no record.ValueFilter")
+		}
+		r := record.NewReader(in, "test")
+		for {
+			rec, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				return got, leftOut
+			}
+			if err != nil {
+				got = append(got, err.Error())
+				continue
+			}
+			got = append(got, fmt.Sprintf("%d %q", rec.Offset, rec.Get("wlan_sa")))
+		}
+	}
+	byLine, byLineLeftOut := read(true)
+	byValue, byValueLeftOut := read(false)
+	if !slices.Equal(byValue, byLine) || byValueLeftOut != byLineLeftOut {
+		t.Errorf("while parsing: %d left out, read\n%s\nby line: %d left out, read\n%s",
+			byValueLeftOut, strings.Join(byValue, "\n"), byLineLeftOut, strings.Join(byLine, "\n"))
+	}
+	// Lines 2, 4, 7, 8, 9, 11, 12, 14, 15 and 17 are records of other
+	// subtypes, some broken after the subtype.
+	if byLineLeftOut != 10 {
+		t.Errorf("%d lines left out, want 10:\n%s", byLineLeftOut, strings.Join(byLine, "\n"))
 	}
 }
 

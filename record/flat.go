@@ -13,44 +13,59 @@ import (
 // record in an undefined state, and the general parser reads the line,
 // which is also where every error is found and reported. tshark's -T ek
 // lines ("index", "layers") take the general parser too.
-func (r *Reader) parseFlat(line []byte) (hasTimestamp, ok bool) {
+//
+// With filter set, parseFlat asks the reader's ValueFilter about the first
+// value of its field, and stops with leftOut when the filter leaves the
+// line out.
+func (r *Reader) parseFlat(line []byte, filter bool) (hasTimestamp, ok, leftOut bool) {
 	d := line
 	if len(d) < 2 || d[0] != '{' || d[len(d)-1] != '}' {
-		return false, false
+		return false, false, false
 	}
 	if len(d) == 2 {
-		return false, true
+		return false, true, false
 	}
 	i := 1
 	for {
 		// The key, up to `":`.
 		if i >= len(d) || d[i] != '"' {
-			return false, false
+			return false, false, false
 		}
 		start := i + 1
 		j := scanPlain(d, start)
 		if j+1 >= len(d) || d[j] != '"' || d[j+1] != ':' {
-			return false, false
+			return false, false, false
 		}
 		key := unsafeString(d[start:j])
 		i = j + 2
 		if i >= len(d) {
-			return false, false
+			return false, false, false
 		}
 
 		switch key {
 		case "index", "layers":
-			return false, false
+			return false, false, false
 		case "timestamp":
 			ts, next, valid := flatTimestamp(d, i)
 			if !valid {
-				return false, false
+				return false, false, false
 			}
 			r.rec.Timestamp, hasTimestamp, i = ts, true, next
 		default:
+			if filter && key == r.filterField && d[i] == '[' && i+1 < len(d) && d[i+1] == '"' {
+				// The first such member decides, as a search of the line
+				// for it would.
+				end := scanPlain(d, i+2)
+				if end < len(d) && d[end] == '"' {
+					if !r.keepValue(d[i+2 : end]) {
+						return false, false, true
+					}
+					filter = false
+				}
+			}
 			next, valid := r.flatValue(d, i, key, !r.skips(key))
 			if !valid {
-				return false, false
+				return false, false, false
 			}
 			i = next
 		}
@@ -59,9 +74,9 @@ func (r *Reader) parseFlat(line []byte) (hasTimestamp, ok bool) {
 		case i < len(d)-1 && d[i] == ',':
 			i++
 		case i == len(d)-1: // the closing brace, checked above
-			return hasTimestamp, true
+			return hasTimestamp, true, false
 		default:
-			return false, false
+			return false, false, false
 		}
 	}
 }
@@ -124,7 +139,7 @@ func (r *Reader) flatValue(d []byte, i int, key string, keep bool) (next int, ok
 		}
 		if keep {
 			r.values = append(r.values, unsafeString(d[i+1:end]))
-			r.rec.Fields = append(r.rec.Fields, Field{Key: key, Values: r.values[first:len(r.values):len(r.values)]})
+			r.addField(key, first)
 		}
 		return end + 1, true
 	}
@@ -159,7 +174,18 @@ func (r *Reader) flatValue(d []byte, i int, key string, keep bool) (next int, ok
 		}
 	}
 	if keep {
-		r.rec.Fields = append(r.rec.Fields, Field{Key: key, Values: r.values[first:len(r.values):len(r.values)]})
+		r.addField(key, first)
 	}
 	return i, true
+}
+
+// addField adds the field key with the values from r.values[first:] to the
+// record. It sets the new element's members one by one, because appending
+// a Field literal made the compiler build it on the stack and copy it with
+// loads wider than its stores, which stalled on every field.
+func (r *Reader) addField(key string, first int) {
+	r.rec.Fields = append(r.rec.Fields, Field{})
+	f := &r.rec.Fields[len(r.rec.Fields)-1]
+	f.Key = key
+	f.Values = r.values[first:len(r.values):len(r.values)]
 }

@@ -56,6 +56,10 @@ type Reader struct {
 	// wasLong marks the line read last as longer than the buffer.
 	keepLine func([]byte) bool
 	wasLong  bool
+	// filterField and keepValue, when set, are a ValueFilter's, which
+	// parseFlat applies as it meets the field.
+	filterField string
+	keepValue   func([]byte) bool
 }
 
 // seenKey is a key and whether the projection skips it.
@@ -91,6 +95,19 @@ func (r *Reader) Project(fields []string) {
 type LineFilter interface {
 	Unfiltered() io.Reader
 	KeepLine(line []byte) bool
+}
+
+// ValueFilter is a LineFilter that decides by the first value of one
+// field. For a line in the shape that wifiq writes, a Reader asks KeepValue
+// when its parser meets the field, instead of asking KeepLine, which would
+// read the line once more. KeepValue must then agree with KeepLine: a line
+// whose first FilterField member is an array starting with the string v is
+// left out exactly when KeepValue(v) is false; one without such a member is
+// kept. Like KeepLine, KeepValue may count the lines it leaves out.
+type ValueFilter interface {
+	LineFilter
+	FilterField() string
+	KeepValue(v []byte) bool
 }
 
 // FieldLister is an input that names the only record fields its readers
@@ -139,6 +156,9 @@ func NewReader(r io.Reader, source string) *Reader {
 	}
 	if optional, ok := r.(TimestampOptionalInput); ok {
 		reader.TimestampOptional = optional.TimestampOptional()
+	}
+	if filter, ok := r.(ValueFilter); ok {
+		reader.filterField, reader.keepValue = filter.FilterField(), filter.KeepValue
 	}
 	if filter, ok := r.(LineFilter); ok {
 		reader.keepLine = filter.KeepLine
@@ -196,7 +216,8 @@ func (r *Reader) Read() (*Record, error) {
 			return nil, err
 		}
 		r.line++
-		if r.keepLine != nil && !r.wasLong && !r.keepLine(line) {
+		filter := r.keepLine != nil && !r.wasLong
+		if filter && r.keepValue == nil && !r.keepLine(line) {
 			continue
 		}
 		if r.line == 1 {
@@ -206,7 +227,7 @@ func (r *Reader) Read() (*Record, error) {
 		if len(trimmed) == 0 {
 			continue
 		}
-		rec, skip, reason := r.parse(trimmed)
+		rec, skip, reason := r.parse(trimmed, filter)
 		if skip {
 			continue
 		}
@@ -233,8 +254,9 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// parse decodes one line. skip is true for tshark's index lines.
-func (r *Reader) parse(line []byte) (rec *Record, skip bool, reason string) {
+// parse decodes one line. skip is true for tshark's index lines and for
+// lines that the ValueFilter leaves out when filter is set.
+func (r *Reader) parse(line []byte, filter bool) (rec *Record, skip bool, reason string) {
 	r.rec.Fields = r.rec.Fields[:0]
 	r.rec.Timestamp = 0
 	r.rec.Offset = r.line
@@ -242,8 +264,15 @@ func (r *Reader) parse(line []byte) (rec *Record, skip bool, reason string) {
 	r.buf = r.buf[:0]
 	r.values = r.values[:0]
 	r.seenAt = 0
-	hasTimestamp, flat := r.parseFlat(line)
+	filterValue := filter && r.keepValue != nil
+	hasTimestamp, flat, leftOut := r.parseFlat(line, filterValue)
+	if leftOut {
+		return nil, true, ""
+	}
 	if !flat {
+		if filterValue && !r.keepLine(line) {
+			return nil, true, ""
+		}
 		r.rec.Fields = r.rec.Fields[:0]
 		r.rec.Timestamp = 0
 		r.values = r.values[:0]
