@@ -32,12 +32,21 @@ func (r *Reader) parseFlat(line []byte, filter bool) (hasTimestamp, ok, leftOut 
 			return false, false, false
 		}
 		start := i + 1
-		j := scanPlain(d, start)
-		if j+1 >= len(d) || d[j] != '"' || d[j+1] != ':' {
-			return false, false, false
+		var key string
+		var skip bool
+		if k := r.seenAt; k < len(r.seenKeys) && r.seenKeys[k].plain && hasKeyAt(d, start, r.seenKeys[k].key) {
+			// The key of the previous line at this place.
+			key, skip = r.seenKeys[k].key, r.seenKeys[k].skip
+			r.seenAt++
+			i = start + len(key) + 2
+		} else {
+			j := scanPlain(d, start)
+			if j+1 >= len(d) || d[j] != '"' || d[j+1] != ':' {
+				return false, false, false
+			}
+			key, skip = r.learnKey(unsafeString(d[start:j]), true)
+			i = j + 2
 		}
-		key := unsafeString(d[start:j])
-		i = j + 2
 		if i >= len(d) {
 			return false, false, false
 		}
@@ -63,7 +72,7 @@ func (r *Reader) parseFlat(line []byte, filter bool) (hasTimestamp, ok, leftOut 
 					filter = false
 				}
 			}
-			next, valid := r.flatValue(d, i, key, !r.skips(key))
+			next, valid := r.flatValue(d, i, key, !skip)
 			if !valid {
 				return false, false, false
 			}
@@ -79,6 +88,13 @@ func (r *Reader) parseFlat(line []byte, filter bool) (hasTimestamp, ok, leftOut 
 			return false, false, false
 		}
 	}
+}
+
+// hasKeyAt reports whether the key at start in d, after its opening quote,
+// is key, which has no quote or backslash.
+func hasKeyAt(d []byte, start int, key string) bool {
+	end := start + len(key)
+	return end+1 < len(d) && d[end] == '"' && d[end+1] == ':' && string(d[start:end]) == key
 }
 
 // scanPlain returns the index of the first quote or backslash in d from i

@@ -189,3 +189,50 @@ func TestScanPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyCacheMatchesFreshReader checks that the keys a reader remembers
+// from the previous line never change what it reads from the next: every
+// line read after others gives what a new reader gives for it alone.
+func TestKeyCacheMatchesFreshReader(t *testing.T) {
+	lines := []string{
+		`{"timestamp":"1714561200000","wlan_sa":["a"],"wlan_sa_resolved":["r"]}`,
+		`{"timestamp":"1714561200001","wlan_sa_resolved":["r"],"wlan_sa":["a"]}`,
+		`{"timestamp":"1714561200002","wlan_sa":["a"],"wlan_sa":["b"]}`,
+		`{"timestamp":"1714561200003","wlan_s":["a"],"wlan_sa":["b"]}`,
+		`{"timestamp":"1714561200004","wlan_sa\"":["a"],"wlan_sa":["b"]}`,
+		`{"timestamp":"1714561200005","wlan\u005fsa":["a"],"wlan_da":["b"]}`,
+		`{"timestamp":"1714561200006","wlan_sa":["a"],"wlan_da":["b"]}`,
+		`{"timestamp":"1714561200007","wlan_sa":"a","wlan_da":["b"]}`,
+		`{"timestamp":"1714561200008","wlan_sa":["a"],"wlan_da":["b"]`,
+		`{"timestamp":"1714561200009","wlan_sa":["a"],"wlan_da"`,
+		`{"timestamp":"1714561200010","wlan_sa":["a"],"wlan_da":`,
+		`{"timestamp":"1714561200011","wlan_sa":["a"],"wlan_da":["b"]}`,
+		`{"wlan_sa":["a"],"timestamp":"1714561200012","wlan_da":["b"]}`,
+		// A key with a quote, which only the general parser reads, and
+		// then a line that is not JSON with it unescaped.
+		`{"a\"b":["x"],"timestamp":"1714561200013"}`,
+		`{"a\"b":["x"],"timestamp":"1714561200014"}`,
+		`{"a"b":["x"],"timestamp":"1714561200015"}`,
+	}
+	lines = append(lines, flatLines...)
+	for i := len(lines) - 1; i >= 0; i-- {
+		lines = append(lines, lines[i])
+	}
+	lineNumber := regexp.MustCompile(`^line [0-9]+ |test:[0-9]+:`)
+	for _, fields := range [][]string{nil, {"wlan_sa"}, {"wlan_sa", "wlan_da"}} {
+		got := readAll(t, strings.Join(lines, "\n"), fields)
+		var want []string
+		for _, line := range lines {
+			want = append(want, readAll(t, line, fields)...)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("fields %v: %d results from one reader, %d from a reader per line", fields, len(got), len(want))
+		}
+		for i := range got {
+			g, w := lineNumber.ReplaceAllString(got[i], ""), lineNumber.ReplaceAllString(want[i], "")
+			if g != w {
+				t.Errorf("fields %v, result %d:\none reader      %s\nreader per line %s", fields, i+1, g, w)
+			}
+		}
+	}
+}

@@ -45,11 +45,12 @@ type Reader struct {
 	rec    Record
 	buf    []byte   // unescaped strings of the current record
 	values []string // backing array for field values
-	// keep, when set, are the only fields parsed into records.
-	keep map[string]struct{}
-	// seenKeys caches keep's answer for the keys of the previous record,
-	// in their order, because consecutive records mostly have the same
-	// keys in the same order. seenAt is the current key's index.
+	// keep, when set, are the only fields parsed into records, each
+	// mapped to itself: the string that records then carry as the key.
+	keep map[string]string
+	// seenKeys caches the keys of the previous record, in their order, and
+	// keep's answer for each, because consecutive records mostly have the
+	// same keys in the same order. seenAt is the current key's index.
 	seenKeys []seenKey
 	seenAt   int
 	// keepLine, when set, chooses the lines to parse (LineFilter), and
@@ -62,10 +63,13 @@ type Reader struct {
 	keepValue   func([]byte) bool
 }
 
-// seenKey is a key and whether the projection skips it.
+// seenKey is a key and whether the projection skips it. plain marks a key
+// that parseFlat read, which has no quote or backslash, so that parseFlat
+// can match it against the bytes of the next line instead of scanning them.
 type seenKey struct {
-	key  string
-	skip bool
+	key   string
+	skip  bool
+	plain bool
 }
 
 // Project makes the reader parse only the named fields into records and
@@ -80,10 +84,11 @@ func (r *Reader) Project(fields []string) {
 		r.keep = nil
 		return
 	}
-	r.keep = map[string]struct{}{"wlan_fc_type_subtype": {}, "wlan_ssid": {}}
+	r.keep = map[string]string{"wlan_fc_type_subtype": "wlan_fc_type_subtype", "wlan_ssid": "wlan_ssid"}
 	for _, f := range fields {
-		r.keep[f] = struct{}{}
+		r.keep[f] = f
 	}
+	r.seenKeys = r.seenKeys[:0]
 }
 
 // LineFilter is an input whose lines a Reader may leave out before
@@ -118,23 +123,35 @@ type FieldLister interface {
 
 // skips reports whether a projection leaves the field key out.
 func (r *Reader) skips(key string) bool {
-	if r.keep == nil {
-		return false
-	}
+	_, skip := r.learnKey(key, false)
+	return skip
+}
+
+// learnKey returns the string that records carry for the next key of the
+// line, key, and whether a projection leaves it out, and caches both in
+// r.seenKeys. plain marks a key that parseFlat read.
+func (r *Reader) learnKey(key string, plain bool) (string, bool) {
 	i := r.seenAt
 	r.seenAt++
 	if i < len(r.seenKeys) && r.seenKeys[i].key == key {
-		return r.seenKeys[i].skip
+		r.seenKeys[i].plain = r.seenKeys[i].plain || plain
+		return r.seenKeys[i].key, r.seenKeys[i].skip
 	}
-	_, ok := r.keep[key]
-	// The key aliases the line, so the cache keeps a copy.
-	entry := seenKey{key: strings.Clone(key), skip: !ok}
+	entry := seenKey{plain: plain}
+	if r.keep != nil {
+		var ok bool
+		entry.key, ok = r.keep[key]
+		entry.skip = !ok
+	}
+	if entry.key == "" {
+		entry.key = strings.Clone(key) // key aliases the line
+	}
 	if i < len(r.seenKeys) {
 		r.seenKeys[i] = entry
 	} else {
 		r.seenKeys = append(r.seenKeys, entry)
 	}
-	return !ok
+	return entry.key, entry.skip
 }
 
 // maxLine bounds a record line; longer lines are reported and skipped.
