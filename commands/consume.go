@@ -173,9 +173,9 @@ func writeMessages(ctx context.Context, g *Globals, opts *ConsumeOptions, reader
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		var valueErr *kafka.ValueError
+		valueErr := asValueError(err)
 		switch {
-		case errors.As(err, &valueErr):
+		case valueErr != nil:
 			counts.skipped++
 			logValueError(g, valueErr, int(counts.skipped))
 		case err != nil:

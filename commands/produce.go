@@ -235,8 +235,7 @@ func sendInputs(ctx context.Context, g *Globals, opts *ProduceOptions, producer 
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			var lineErr *record.LineError
-			if errors.As(err, &lineErr) {
+			if lineErr := asLineError(err); lineErr != nil {
 				if stop := skipLine(g, opts, counts, lineErr); stop != nil {
 					closeInput()
 					return stop

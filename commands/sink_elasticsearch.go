@@ -234,9 +234,9 @@ func sinkElasticsearchMessages(ctx context.Context, opts *SinkElasticsearchOptio
 			return flush()
 		}
 		pos := &elasticsearch.Position{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
-		var valueErr *kafka.ValueError
+		valueErr := asValueError(err)
 		switch {
-		case errors.As(err, &valueErr):
+		case valueErr != nil:
 			s.Reject(msg.Value, "not a record: "+valueErr.Reason, pos)
 		case err != nil:
 			if flushErr := flush(); flushErr != nil {

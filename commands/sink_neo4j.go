@@ -236,9 +236,9 @@ func sinkNeo4jMessages(ctx context.Context, opts *SinkNeo4jOptions, reader *kafk
 		if errors.Is(err, io.EOF) {
 			return flush()
 		}
-		var valueErr *kafka.ValueError
+		valueErr := asValueError(err)
 		switch {
-		case errors.As(err, &valueErr):
+		case valueErr != nil:
 			s.Reject(msg.Value, "not a record: "+valueErr.Reason, &neo4j.Position{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset})
 		case err != nil:
 			if flushErr := flush(); flushErr != nil {

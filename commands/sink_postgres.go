@@ -219,9 +219,9 @@ func sinkMessages(ctx context.Context, opts *SinkPostgresOptions, reader *kafka.
 		if errors.Is(err, io.EOF) {
 			return flush()
 		}
-		var valueErr *kafka.ValueError
+		valueErr := asValueError(err)
 		switch {
-		case errors.As(err, &valueErr):
+		case valueErr != nil:
 			s.Reject(msg.Value, "not a record: "+valueErr.Reason, &postgres.Position{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset})
 		case err != nil:
 			if flushErr := flush(); flushErr != nil {

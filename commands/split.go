@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -345,7 +344,7 @@ func printSplitCounts(g *Globals, counts map[string]int64, destinations []string
 // valueParser parses Kafka record values as records, with the rules of
 // record.Reader for one line of a file.
 type valueParser struct {
-	line []byte
+	reader *record.Reader
 }
 
 // parse returns the record of value, or nil and the reason it is not one.
@@ -357,16 +356,18 @@ func (p *valueParser) parse(value []byte) (*record.Record, string) {
 	if bytes.IndexByte(value, '\n') >= 0 {
 		return nil, "value spans several lines; a record is one line of JSON"
 	}
-	p.line = append(append(p.line[:0], value...), '\n')
-	rec, err := record.NewReader(bytes.NewReader(p.line), "kafka").Read()
-	var lineErr *record.LineError
+	if p.reader == nil {
+		p.reader = record.NewReader(nil, "kafka")
+	}
+	rec, err := p.reader.ReadLine(value)
+	lineErr := asLineError(err)
 	switch {
-	case errors.As(err, &lineErr):
+	case lineErr != nil:
 		return nil, lineErr.Reason
-	case errors.Is(err, io.EOF):
-		return nil, `tshark {"index":...} line, not a record`
 	case err != nil:
 		return nil, err.Error()
+	case rec == nil:
+		return nil, `tshark {"index":...} line, not a record`
 	}
 	return rec, ""
 }

@@ -375,7 +375,7 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 		readCtx, cancel := context.WithTimeout(ctx, opts.CheckpointInterval)
 		rec, msg, err := reader.Read(readCtx)
 		cancel()
-		var valueErr *kafka.ValueError
+		valueErr := asValueError(err)
 		switch {
 		case ctx.Err() != nil:
 			return nil // interrupted: the normal end of follow mode
@@ -385,7 +385,7 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 				return err
 			}
 			continue
-		case errors.As(err, &valueErr):
+		case valueErr != nil:
 			ckpt.Skipped++
 			logValueError(g, valueErr, int(ckpt.Skipped))
 			ckpt.Offsets[msg.Partition] = msg.Offset + 1

@@ -33,7 +33,6 @@ const maxValueLine = 4 << 20
 // kafka:TOPIC reads through.
 type RecordReader struct {
 	consumer *Consumer
-	feed     valueFeed
 	reader   *record.Reader
 	decoder  ValueDecoder
 	decoded  []byte
@@ -82,7 +81,7 @@ func DecodeFramed(ctx context.Context, d ValueDecoder, m Message, dst []byte) ([
 // NewRecordReader returns a reader of the consumer's messages.
 func NewRecordReader(c *Consumer) *RecordReader {
 	r := &RecordReader{consumer: c}
-	r.reader = record.NewReader(&r.feed, "topic "+c.topic)
+	r.reader = record.NewReader(nil, "topic "+c.topic)
 	r.reader.TimestampOptional = true
 	return r
 }
@@ -112,20 +111,17 @@ func (r *RecordReader) Read(ctx context.Context) (*record.Record, Message, error
 		return nil, m, r.valueError(m, reason)
 	}
 
-	r.feed.start(m.Value)
-	rec, err := r.reader.Read()
-	if r.feed.overrun {
-		// record.Reader skipped the value (tshark's {"index":...} lines) and
-		// read the filler line that feed hands out after it.
-		r.feed.reset()
-		return nil, m, r.valueError(m, `tshark {"index":...} line, not a record`)
-	}
-	var lineErr *record.LineError
-	if errors.As(err, &lineErr) {
-		return nil, m, r.valueError(m, lineErr.Reason)
-	}
+	rec, err := r.reader.ReadLine(m.Value)
 	if err != nil {
+		// Only here, because lineErr escapes to the heap.
+		var lineErr *record.LineError
+		if errors.As(err, &lineErr) {
+			return nil, m, r.valueError(m, lineErr.Reason)
+		}
 		return nil, m, fmt.Errorf("unable to parse the value at topic %s partition %d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
+	}
+	if rec == nil {
+		return nil, m, r.valueError(m, `tshark {"index":...} line, not a record`)
 	}
 	rec.Offset = m.Offset
 	if rec.NoTimestamp {
@@ -157,36 +153,3 @@ func (r *RecordReader) valueError(m Message, reason string) error {
 // Consumer returns the consumer that the reader reads from, for
 // MarkProcessed, Buffered and Close.
 func (r *RecordReader) Consumer() *Consumer { return r.consumer }
-
-// valueFeed is the input of RecordReader's record.Reader: one value and a
-// newline per Read call. record.Reader's scanner returns a line as soon as
-// its buffer holds one, so it reads more only when it skips a line. The
-// feed then hands out a filler line that fails to parse, and sets overrun.
-type valueFeed struct {
-	pending []byte
-	line    []byte
-	overrun bool
-}
-
-var fillerLine = []byte("-\n")
-
-func (f *valueFeed) start(value []byte) {
-	f.line = append(append(f.line[:0], value...), '\n')
-	f.pending = f.line
-	f.overrun = false
-}
-
-func (f *valueFeed) reset() {
-	f.pending = nil
-	f.overrun = false
-}
-
-func (f *valueFeed) Read(p []byte) (int, error) {
-	if len(f.pending) == 0 {
-		f.overrun = true
-		f.pending = fillerLine
-	}
-	n := copy(p, f.pending)
-	f.pending = f.pending[n:]
-	return n, nil
-}

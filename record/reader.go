@@ -181,7 +181,9 @@ func NewReader(r io.Reader, source string) *Reader {
 		reader.keepLine = filter.KeepLine
 		r = filter.Unfiltered()
 	}
-	reader.in = bufio.NewReaderSize(r, 256*1024)
+	if r != nil {
+		reader.in = bufio.NewReaderSize(r, 256*1024)
+	}
 	return reader
 }
 
@@ -192,6 +194,9 @@ var errLineTooLong = errors.New("line too long")
 // maxLine is read to its end and dropped, and errLineTooLong returned.
 func (r *Reader) nextLine() ([]byte, error) {
 	r.wasLong = false
+	if r.in == nil {
+		return nil, io.EOF
+	}
 	line, err := r.in.ReadSlice('\n')
 	if err == nil || (err == io.EOF && len(line) > 0) {
 		return bytes.TrimSuffix(line, []byte{'\n'}), nil
@@ -227,7 +232,7 @@ func (r *Reader) Read() (*Record, error) {
 		line, err := r.nextLine()
 		if err == errLineTooLong {
 			r.line++
-			return nil, &LineError{Source: r.Source, Line: r.line, Reason: fmt.Sprintf("line longer than %d bytes", maxLine)}
+			return nil, r.tooLong()
 		}
 		if err != nil {
 			return nil, err
@@ -237,25 +242,53 @@ func (r *Reader) Read() (*Record, error) {
 		if filter && r.keepValue == nil && !r.keepLine(line) {
 			continue
 		}
-		if r.line == 1 {
-			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
-		}
-		trimmed := trimSpace(line)
-		if len(trimmed) == 0 {
+		rec, err := r.readLine(line, r.line == 1, filter)
+		if rec == nil && err == nil {
 			continue
 		}
-		rec, skip, reason := r.parse(trimmed, filter)
-		if skip {
-			continue
-		}
-		if reason != "" {
-			if trimmed[0] == '[' {
-				reason += "; this looks like tshark -T json output, which is one JSON array: use tshark -T ek, which writes one object per line"
-			}
-			return nil, &LineError{Source: r.Source, Line: r.line, Reason: reason}
-		}
-		return rec, nil
+		return rec, err
 	}
+}
+
+// ReadLine reads line, without its newline, as Read reads the first line
+// of its input, for lines that come one by one, such as Kafka values. It
+// counts the line as the next one, and returns its record; nil and no
+// error for a line without one (blank, or tshark's {"index":...}); or a
+// *LineError. The record is valid until the next call. A reader used
+// through ReadLine needs no input: NewReader(nil, source).
+func (r *Reader) ReadLine(line []byte) (*Record, error) {
+	r.line++
+	if len(line) >= maxLine {
+		return nil, r.tooLong()
+	}
+	return r.readLine(line, true, false)
+}
+
+func (r *Reader) tooLong() error {
+	return &LineError{Source: r.Source, Line: r.line, Reason: fmt.Sprintf("line longer than %d bytes", maxLine)}
+}
+
+// readLine parses the line numbered r.line. first takes a byte order mark
+// off, and filter applies the ValueFilter, if any.
+func (r *Reader) readLine(line []byte, first, filter bool) (*Record, error) {
+	if first {
+		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
+	}
+	trimmed := trimSpace(line)
+	if len(trimmed) == 0 {
+		return nil, nil
+	}
+	rec, skip, reason := r.parse(trimmed, filter)
+	if skip {
+		return nil, nil
+	}
+	if reason != "" {
+		if trimmed[0] == '[' {
+			reason += "; this looks like tshark -T json output, which is one JSON array: use tshark -T ek, which writes one object per line"
+		}
+		return nil, &LineError{Source: r.Source, Line: r.line, Reason: reason}
+	}
+	return rec, nil
 }
 
 // Line returns the number of the line read last.

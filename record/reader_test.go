@@ -2,6 +2,7 @@ package record
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -258,5 +259,37 @@ func TestReaderNullsBooleansAndRows(t *testing.T) {
 	}
 	if got := rec.Get("device"); !slices.Equal(got, []string{"Apple_dd:bc:d0"}) {
 		t.Errorf("device = %q", got)
+	}
+}
+
+// TestReadLine checks that ReadLine reads lines handed to it one by one
+// as Read reads the first line of a file.
+func TestReadLine(t *testing.T) {
+	r := NewReader(nil, "topic t")
+	for i, tc := range []struct{ line, want string }{
+		{"\xef\xbb\xbf" + `{"timestamp":"1714561200000","wlan_sa":["a"]}`, "1 1714561200000 [a]"},
+		{"\xef\xbb\xbf" + `{"timestamp":"1714561200001","wlan_sa":["b"]}`, "2 1714561200001 [b]"},
+		{`{"index":{"_index":"packets"}}`, "nil"},
+		{"  ", "nil"},
+		{`{"timestamp":"1714561200","wlan_sa":["c"]}`, "error: topic t:5: timestamp 1714561200 is before 1973 in milliseconds"},
+		{`{"timestamp":"1714561200002","wlan_sa":["` + strings.Repeat("x", maxLine) + `"]}`, "error: topic t:6: line longer than"},
+		{`{"timestamp":"1714561200003","wlan_sa":["d"]}`, "7 1714561200003 [d]"},
+	} {
+		rec, err := r.ReadLine([]byte(tc.line))
+		var got string
+		switch {
+		case err != nil:
+			got = "error: " + err.Error()
+		case rec == nil:
+			got = "nil"
+		default:
+			got = fmt.Sprintf("%d %d %v", rec.Offset, rec.Timestamp, rec.Get("wlan_sa"))
+		}
+		if !strings.HasPrefix(got, tc.want) {
+			t.Errorf("line %d: got %q, want %q...", i+1, got, tc.want)
+		}
+	}
+	if rec, err := r.Read(); rec != nil || err != io.EOF {
+		t.Errorf("Read without input: %v, %v; want io.EOF", rec, err)
 	}
 }
