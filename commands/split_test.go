@@ -303,3 +303,29 @@ func TestSplitGroupOnNewCluster(t *testing.T) {
 		t.Errorf("pcap_probe contains %d records, want the %d probe requests", got, want)
 	}
 }
+
+// TestValueParserReusesItsReader checks that parsing a Kafka value
+// allocates nothing. It used to make a record reader with a 256 KiB buffer
+// for every value, which cost more than the rest of split's work.
+func TestValueParserReusesItsReader(t *testing.T) {
+	var p valueParser
+	value := []byte(`{"timestamp":"1714521600000","wlan_fc_type_subtype":["4"],"wlan_sa":["02:00:00:03:48:00"],"wlan_ssid":["net-40"]}`)
+	p.parse(value) // the first value makes the reader
+	allocs := testing.AllocsPerRun(100, func() {
+		if rec, reason := p.parse(value); rec == nil {
+			t.Fatalf("value not parsed: %s", reason)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per value, want 0", allocs)
+	}
+	for value, want := range map[string]string{
+		`{"index":{"_index":"packets"}}`:          `tshark {"index":...} line, not a record`,
+		`{"timestamp":"1714521600","wlan_sa":[]}`: "timestamp 1714521600 is before 1973",
+		"  ": "empty value",
+	} {
+		if rec, reason := p.parse([]byte(value)); rec != nil || !strings.HasPrefix(reason, want) {
+			t.Errorf("%s: reason %q, want %q...", value, reason, want)
+		}
+	}
+}
