@@ -220,6 +220,14 @@ func SourceDevice(deviceField string) Expr {
 	if deviceField != "" {
 		keys = append([]string{deviceField}, keys...)
 	}
+	// lengths marks the lengths of keys, so that most other fields are
+	// passed over without comparing them with every key.
+	var lengths [64]bool
+	for _, k := range keys {
+		if len(k) < len(lengths) {
+			lengths[len(k)] = true
+		}
+	}
 	return Expr{Name: "device", Kind: KindString, id: "SourceDevice(" + deviceField + ")", fields: keys, eval: func(rec *record.Record, _ *[]string) Value {
 		// One pass over the record's fields finds the first of keys whose
 		// first value, as Record.First reads it, is not empty, where a
@@ -229,6 +237,9 @@ func SourceDevice(deviceField string) Expr {
 		var seen uint64
 		for i := range rec.Fields {
 			f := &rec.Fields[i]
+			if len(f.Key) < len(lengths) && !lengths[len(f.Key)] {
+				continue // no key has its length
+			}
 			for k := range best {
 				if f.Key != keys[k] {
 					continue

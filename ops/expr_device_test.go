@@ -2,6 +2,7 @@ package ops
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/wifiq/wifiq/record"
@@ -12,9 +13,10 @@ import (
 // Record.First reads it, is not empty. The records have the keys in random
 // order, some twice, some empty and some without values.
 func TestSourceDeviceOrder(t *testing.T) {
-	keys := []string{"device_name", "wlan_sa_resolved", "wlan_sa", "wlan_ta_resolved", "wlan_ta", "wlan_da"}
+	long := strings.Repeat("enrichment_", 7) + "name" // longer than SourceDevice's length table
+	keys := []string{"device_name", "wlan_sa_resolved", "wlan_sa", "wlan_ta_resolved", "wlan_ta", "wlan_da", long}
 	rng := rand.New(rand.NewPCG(3, 5))
-	for _, deviceField := range []string{"device_name", "", "wlan_sa"} {
+	for _, deviceField := range []string{"device_name", "", "wlan_sa", long} {
 		expr := SourceDevice(deviceField)
 		order := []string{deviceField, "wlan_sa_resolved", "wlan_sa", "wlan_ta_resolved", "wlan_ta"}
 		for n := range 2000 {
