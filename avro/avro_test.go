@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -377,6 +379,99 @@ func BenchmarkEncode(b *testing.B) {
 		var err error
 		if dst, err = enc.Encode(context.Background(), "p", rec, nil, dst[:0]); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	reg := newMemRegistry()
+	enc := NewEncoder(reg)
+	rec, _ := record.NewReader(strings.NewReader(`{"timestamp":"1537621366598","wlan_fc_type":["0"],"wlan_fc_type_subtype":["4"],"wlan_radio_channel":["6"],"wlan_radio_signal_dbm":["-87"],"wlan_sa":["f8:1a:67:e5:05:62"],"wlan_ssid":["home"]}`+"\n"), "b").Read()
+	value, err := enc.Encode(context.Background(), "p", rec, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec := NewDecoder(reg)
+	var dst []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		if dst, err = dec.Decode(context.Background(), value, dst[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestDecodeDerivedMatchesGeneric checks that the reader for wifiq's own
+// schemas decodes every value as hamba's generic decoding does: the
+// records of a capture in both value styles, every cut of them, and
+// values with one byte changed. Both must give the same record when the
+// derived reader decodes a value, and an error when the generic decoding
+// gives one. The derived reader also rejects values that end too early,
+// which the generic decoding takes, with null for the missing fields.
+func TestDecodeDerivedMatchesGeneric(t *testing.T) {
+	reg := newMemRegistry()
+	enc := NewEncoder(reg)
+	ctx := context.Background()
+	var values [][]byte
+	for _, style := range []capture.Style{capture.StyleClassic, capture.StyleTshark} {
+		for _, line := range captureLines(t, "aircrack-ng__wpa2-psk-linksys.cap", style) {
+			value, err := enc.Encode(ctx, "derived", readLine(t, line), nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			values = append(values, value)
+		}
+	}
+	fast, generic := NewDecoder(reg), NewDecoder(reg)
+	decode := func(value []byte) (string, error) {
+		got, fastErr := fast.Decode(ctx, value, nil)
+		want, genericErr := generic.Decode(ctx, value, nil)
+		var valueErr *ValueError
+		switch {
+		case fastErr != nil && !errors.As(fastErr, &valueErr):
+			t.Fatalf("value %x: derived reader error %v, want a *ValueError", value, fastErr)
+		case fastErr == nil && genericErr != nil:
+			t.Fatalf("value %x: derived reader %s, generic error %v", value, got, genericErr)
+		case fastErr == nil && string(got) != string(want):
+			t.Fatalf("value %x: derived reader %s, generic %s", value, got, want)
+		case fastErr != nil && genericErr == nil && !strings.Contains(fastErr.Error(), "EOF"):
+			t.Fatalf("value %x: derived reader error %v, generic %s", value, fastErr, want)
+		}
+		return string(got), fastErr
+	}
+	// The generic decoder reads every schema first, and is then told that
+	// none is derived.
+	for id := 1; id <= len(reg.schemas); id++ {
+		if _, err := generic.reader(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	derived := 0
+	for _, rs := range generic.readers {
+		if rs.derived {
+			derived++
+		}
+		rs.derived = false
+	}
+	if derived == 0 {
+		t.Fatal("no schema of wifiq's encoder counts as derived")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i, value := range values {
+		if got, err := decode(value); err != nil || got == "" {
+			t.Fatalf("value %d: %v", i, err)
+		}
+		if i%50 == 0 {
+			for cut := headerSize; cut < len(value); cut++ {
+				if _, err := decode(value[:cut]); err == nil {
+					t.Fatalf("value %d cut to %d bytes of %d decoded", i, cut, len(value))
+				}
+			}
+		}
+		for range 4 {
+			changed := slices.Clone(value)
+			changed[headerSize+rng.IntN(len(value)-headerSize)] = byte(rng.IntN(256))
+			decode(changed)
 		}
 	}
 }

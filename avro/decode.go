@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -71,6 +72,9 @@ type Decoder struct {
 	source  SchemaSource
 	readers map[int]*readerSchema
 	rec     record.Record
+	// avroReader and values serve decodeDerived.
+	avroReader *hamba.Reader
+	values     []string
 }
 
 // readerSchema is a writer schema and how each of its fields maps to a
@@ -79,6 +83,9 @@ type readerSchema struct {
 	schema hamba.Schema
 	fields []readerField
 	err    error
+	// derived marks a schema of the shape that wifiq derives (see
+	// Schema), which decodeDerived reads.
+	derived bool
 }
 
 type readerField struct {
@@ -90,7 +97,7 @@ type readerField struct {
 
 // NewDecoder returns a decoder that reads schemas from source.
 func NewDecoder(source SchemaSource) *Decoder {
-	return &Decoder{source: source, readers: map[int]*readerSchema{}}
+	return &Decoder{source: source, readers: map[int]*readerSchema{}, avroReader: hamba.NewReader(nil, 0)}
 }
 
 // Decode appends the record JSON of a framed value to dst, without a
@@ -106,6 +113,12 @@ func (d *Decoder) Decode(ctx context.Context, value []byte, dst []byte) ([]byte,
 		return dst, err
 	}
 
+	if rs.derived {
+		if err := d.decodeDerived(rs, value[headerSize:]); err != nil {
+			return dst, &ValueError{SchemaID: id, Reason: fmt.Sprintf("value does not decode with schema ID %d: %v", id, err)}
+		}
+		return route.AppendRecord(dst, &d.rec, nil), nil
+	}
 	var fields map[string]any
 	if err := hamba.Unmarshal(rs.schema, value[headerSize:], &fields); err != nil {
 		return dst, &ValueError{SchemaID: id, Reason: fmt.Sprintf("value does not decode with schema ID %d: %v", id, err)}
@@ -146,7 +159,15 @@ func newReaderSchema(schema hamba.Schema) (*readerSchema, error) {
 		return rs, fmt.Errorf("schema of type %s is not a record", schema.Type())
 	}
 	hasTimestamp := false
+	rs.derived = true
 	for _, f := range rec.Fields() {
+		if f.Name() == TimestampField {
+			long, ok := f.Type().(*hamba.PrimitiveSchema)
+			rs.derived = rs.derived && ok && long.Type() == hamba.Long &&
+				(long.Logical() == nil || long.Logical().Type() == hamba.TimestampMillis)
+		} else {
+			rs.derived = rs.derived && isNullableStringArray(f.Type())
+		}
 		rf := readerField{name: f.Name(), key: f.Name()}
 		if k, ok := f.Prop(keyProperty).(string); ok && k != "" {
 			rf.key = k
@@ -162,6 +183,55 @@ func newReaderSchema(schema hamba.Schema) (*readerSchema, error) {
 		return rs, fmt.Errorf("field %s is missing", TimestampField)
 	}
 	return rs, nil
+}
+
+// decodeDerived sets d.rec from a value of a schema that wifiq derived: a
+// long timestamp (milliseconds) and nullable arrays of strings. It reads the value with
+// hamba's Reader, field by field, which spares the maps of generic
+// decoding.
+func (d *Decoder) decodeDerived(rs *readerSchema, body []byte) error {
+	r := d.avroReader.Reset(body)
+	r.Error = nil
+	d.rec.Fields = d.rec.Fields[:0]
+	d.rec.Timestamp = 0
+	d.values = d.values[:0]
+	for _, f := range rs.fields {
+		if f.timestamp {
+			d.rec.Timestamp = r.ReadLong()
+			continue
+		}
+		switch branch := r.ReadLong(); {
+		case r.Error != nil:
+			return r.Error
+		case branch == 0: // null
+			continue
+		case branch != 1:
+			return fmt.Errorf("field %s: union branch %d of 2", f.name, branch)
+		}
+		first := len(d.values)
+		for {
+			n, _ := r.ReadBlockHeader()
+			if r.Error != nil {
+				return r.Error
+			}
+			if n == 0 {
+				break
+			}
+			// Each item takes a byte at least, so a longer block is
+			// corrupt, and reading it would take long for nothing.
+			if n > int64(len(body)) {
+				return fmt.Errorf("field %s: an array block of %d items does not fit in the value's %d bytes: %w", f.name, n, len(body), io.ErrUnexpectedEOF)
+			}
+			for range n {
+				d.values = append(d.values, r.ReadString())
+				if r.Error != nil {
+					return r.Error
+				}
+			}
+		}
+		d.rec.Fields = append(d.rec.Fields, record.Field{Key: f.key, Values: d.values[first:len(d.values):len(d.values)]})
+	}
+	return r.Error
 }
 
 // fill sets d.rec from decoded fields, in the order of the schema.
