@@ -206,7 +206,7 @@ func (d *Decoder) decodeDerived(rs *readerSchema, body []byte) error {
 		case branch == 0: // null
 			continue
 		case branch != 1:
-			return fmt.Errorf("field %s: union branch %d of 2", f.name, branch)
+			return fmt.Errorf("field %s: invalid union branch %d, expected 0 (null) or 1 (array)", f.name, branch)
 		}
 		first := len(d.values)
 		for {
@@ -218,7 +218,7 @@ func (d *Decoder) decodeDerived(rs *readerSchema, body []byte) error {
 				break
 			}
 			// Each item takes a byte at least, so a longer block is
-			// corrupt, and reading it would take long for nothing.
+			// corrupt, and reading it would only fail later.
 			if n > int64(len(body)) {
 				return fmt.Errorf("field %s: an array block of %d items does not fit in the value's %d bytes: %w", f.name, n, len(body), io.ErrUnexpectedEOF)
 			}
