@@ -88,10 +88,13 @@ func (e *Engine) Drain() iter.Seq[Row] {
 	}
 }
 
-// keyedGroup is a group with its decoded key, for sorting.
+// keyedGroup is a group with its window and decoded key, for sorting. The
+// window is copied so that comparisons need not read the groups, which lie
+// scattered in memory.
 type keyedGroup struct {
-	group *group
-	key   []Value
+	group  *group
+	window Window
+	key    []Value
 }
 
 // sortedGroups returns the groups ordered by window start, window end and
@@ -99,13 +102,13 @@ type keyedGroup struct {
 func (e *Engine) sortedGroups() []keyedGroup {
 	entries := make([]keyedGroup, 0, e.Groups())
 	e.eachGroup(func(g *group) {
-		entries = append(entries, keyedGroup{g, decodeKey(g.key, len(e.query.GroupBy))})
+		entries = append(entries, keyedGroup{g, g.window, decodeKey(g.key, len(e.query.GroupBy))})
 	})
 	slices.SortFunc(entries, func(a, b keyedGroup) int {
-		if c := cmp.Compare(a.group.window.Start, b.group.window.Start); c != 0 {
+		if c := cmp.Compare(a.window.Start, b.window.Start); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.group.window.End, b.group.window.End); c != 0 {
+		if c := cmp.Compare(a.window.End, b.window.End); c != 0 {
 			return c
 		}
 		return slices.CompareFunc(a.key, b.key, Compare)
