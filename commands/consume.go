@@ -173,7 +173,7 @@ func writeMessages(ctx context.Context, g *Globals, opts *ConsumeOptions, reader
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		valueErr := asValueError(err)
+		valueErr, _ := errors.AsType[*kafka.ValueError](err)
 		switch {
 		case valueErr != nil:
 			counts.skipped++

@@ -235,7 +235,7 @@ func sendInputs(ctx context.Context, g *Globals, opts *ProduceOptions, producer 
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			if lineErr := asLineError(err); lineErr != nil {
+			if lineErr, ok := errors.AsType[*record.LineError](err); ok {
 				if stop := skipLine(g, opts, counts, lineErr); stop != nil {
 					closeInput()
 					return stop

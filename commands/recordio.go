@@ -225,7 +225,7 @@ func (o *InputOptions) readTopic(ctx context.Context, g *Globals, fn func(*recor
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if valueErr := asValueError(err); valueErr != nil {
+		if valueErr, ok := errors.AsType[*kafka.ValueError](err); ok {
 			skipped++
 			logValueError(g, valueErr, skipped)
 			last[msg.Partition] = msg
@@ -345,7 +345,7 @@ func readRecordFile(ctx context.Context, g *Globals, name string, skippedBefore 
 		if errors.Is(err, io.EOF) {
 			return skipped, nil
 		}
-		if lineErr := asLineError(err); lineErr != nil {
+		if lineErr, ok := errors.AsType[*record.LineError](err); ok {
 			skipped++
 			logLineError(g, lineErr, skippedBefore+skipped)
 			continue
@@ -357,33 +357,6 @@ func readRecordFile(ctx context.Context, g *Globals, name string, skippedBefore 
 			return skipped, err
 		}
 	}
-}
-
-// asLineError returns err's *record.LineError, or nil. It looks only when
-// err is set, because the target of errors.As escapes to the heap, which
-// would cost an allocation for every record read.
-func asLineError(err error) *record.LineError {
-	if err == nil {
-		return nil
-	}
-	var lineErr *record.LineError
-	if errors.As(err, &lineErr) {
-		return lineErr
-	}
-	return nil
-}
-
-// asValueError is asLineError for the *kafka.ValueError of a Kafka record
-// reader.
-func asValueError(err error) *kafka.ValueError {
-	if err == nil {
-		return nil
-	}
-	var valueErr *kafka.ValueError
-	if errors.As(err, &valueErr) {
-		return valueErr
-	}
-	return nil
 }
 
 // logLineError reports a line that is not a record, the first

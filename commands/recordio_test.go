@@ -1,12 +1,17 @@
 package commands
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wifiq/wifiq/record"
 )
 
 // realKafka returns the PLAINTEXT brokers of the local test broker
@@ -115,5 +120,37 @@ func TestStatsGroupCommitsAfterTable(t *testing.T) {
 	code, second, stderr := wifiqKafka(t, "", args...)
 	if code != ExitOK || strings.Contains(second, "Beacon") {
 		t.Errorf("second run: exit %d\n%s%s; want an empty table", code, second, stderr)
+	}
+}
+
+// TestReadRecordFileAllocatesNothingPerRecord checks that reading a file
+// of records costs no allocation per record. The loop used to move the
+// target of errors.As to the heap for every record.
+func TestReadRecordFileAllocatesNothingPerRecord(t *testing.T) {
+	dir := t.TempDir()
+	line := `{"timestamp":"1714521600000","wlan_fc_type_subtype":["4"],"wlan_sa":["02:00:00:03:48:00"],"wlan_ssid":["net-40"]}` + "\n"
+	allocs := map[int]float64{}
+	for _, n := range []int{10, 1010} {
+		name := filepath.Join(dir, fmt.Sprintf("records-%d.jsonl", n))
+		if err := os.WriteFile(name, []byte(strings.Repeat(line, n)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		g := &Globals{IO: &IO{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard}}
+		records := 0
+		allocs[n] = testing.AllocsPerRun(5, func() {
+			records = 0
+			if _, err := readRecordFile(context.Background(), g, name, 0, nil, func(*record.Record) error {
+				records++
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if records != n {
+			t.Fatalf("read %d records of %d", records, n)
+		}
+	}
+	if extra := allocs[1010] - allocs[10]; extra > 10 {
+		t.Errorf("1,000 more records cost %.0f more allocations (%.0f for 10 records, %.0f for 1,010)", extra, allocs[10], allocs[1010])
 	}
 }

@@ -234,7 +234,7 @@ func sinkElasticsearchMessages(ctx context.Context, opts *SinkElasticsearchOptio
 			return flush()
 		}
 		pos := &elasticsearch.Position{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
-		valueErr := asValueError(err)
+		valueErr, _ := errors.AsType[*kafka.ValueError](err)
 		switch {
 		case valueErr != nil:
 			s.Reject(msg.Value, "not a record: "+valueErr.Reason, pos)

@@ -236,7 +236,7 @@ func sinkNeo4jMessages(ctx context.Context, opts *SinkNeo4jOptions, reader *kafk
 		if errors.Is(err, io.EOF) {
 			return flush()
 		}
-		valueErr := asValueError(err)
+		valueErr, _ := errors.AsType[*kafka.ValueError](err)
 		switch {
 		case valueErr != nil:
 			s.Reject(msg.Value, "not a record: "+valueErr.Reason, &neo4j.Position{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset})

@@ -219,7 +219,7 @@ func sinkMessages(ctx context.Context, opts *SinkPostgresOptions, reader *kafka.
 		if errors.Is(err, io.EOF) {
 			return flush()
 		}
-		valueErr := asValueError(err)
+		valueErr, _ := errors.AsType[*kafka.ValueError](err)
 		switch {
 		case valueErr != nil:
 			s.Reject(msg.Value, "not a record: "+valueErr.Reason, &postgres.Position{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset})

@@ -360,7 +360,7 @@ func (p *valueParser) parse(value []byte) (*record.Record, string) {
 		p.reader = record.NewReader(nil, "kafka")
 	}
 	rec, err := p.reader.ReadLine(value)
-	lineErr := asLineError(err)
+	lineErr, _ := errors.AsType[*record.LineError](err)
 	switch {
 	case lineErr != nil:
 		return nil, lineErr.Reason

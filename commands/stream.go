@@ -375,7 +375,7 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 		readCtx, cancel := context.WithTimeout(ctx, opts.CheckpointInterval)
 		rec, msg, err := reader.Read(readCtx)
 		cancel()
-		valueErr := asValueError(err)
+		valueErr, _ := errors.AsType[*kafka.ValueError](err)
 		switch {
 		case ctx.Err() != nil:
 			return nil // interrupted: the normal end of follow mode
