@@ -132,8 +132,13 @@ type streamTable struct {
 // streamExtra is state that a stream table keeps next to its engine and
 // saves with it in checkpoints.
 type streamExtra interface {
-	// add aggregates a record that the engine was given.
-	add(rec *record.Record) error
+	// add aggregates a record that the engine was given, from source as
+	// streamTable.add takes it.
+	add(rec *record.Record, source int32) error
+	// waitForSource and removeSource change the sources of the stream
+	// time, as ops.Engine's methods of the same names do.
+	waitForSource(source int32)
+	removeSource(source int32)
 	// closed returns the changes for the rows of the windows that closed.
 	closed(rows []ops.Row) []ops.Change
 	// Encode and Decode save and restore the engine and the extra state.
@@ -356,6 +361,11 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 	g.Log.Info("following", "topic", ckpt.Topic, "command", t.name, "grace", opts.Grace, "state_dir", opts.StateDir)
 
 	reader := kafka.NewRecordReader(consumer)
+	var clock partitionClock
+	for _, p := range consumer.Backlogged() {
+		t.waitForSource(p)
+		clock.seen(p, time.Now())
+	}
 	var sinceCheckpoint int64
 	lastCheckpoint := time.Now()
 	checkpointNow := func() error {
@@ -381,6 +391,9 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 			return nil // interrupted: the normal end of follow mode
 		case errors.Is(err, context.DeadlineExceeded):
 			// The input paused: save what there is.
+			for _, p := range clock.seen(noSource, time.Now()) {
+				t.removeSource(p)
+			}
 			if err := checkpointNow(); err != nil {
 				return err
 			}
@@ -395,7 +408,10 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 		}
 
 		seen.add(rec)
-		if err := t.add(g, rec, ckpt, out, table); err != nil {
+		for _, p := range clock.seen(msg.Partition, time.Now()) {
+			t.removeSource(p)
+		}
+		if err := t.add(g, rec, msg.Partition, ckpt, out, table); err != nil {
 			return err
 		}
 		ckpt.Offsets[msg.Partition] = msg.Offset + 1
@@ -414,12 +430,18 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 	}
 }
 
-// add aggregates one record and emits the changes it makes.
-func (t *streamTable) add(g *Globals, rec *record.Record, ckpt *checkpoint, out *changelogWriter, table *servedTable) error {
+// add aggregates one record and emits the changes it makes. source is the
+// input partition the record came from (ops.Engine.AddFrom), or
+// noSource when one input feeds the table.
+func (t *streamTable) add(g *Globals, rec *record.Record, source int32, ckpt *checkpoint, out *changelogWriter, table *servedTable) error {
 	lateBefore := t.engine.Late()
-	t.engine.Add(rec)
+	if source == noSource {
+		t.engine.Add(rec)
+	} else {
+		t.engine.AddFrom(rec, source)
+	}
 	if t.extra != nil {
-		if err := t.extra.add(rec); err != nil {
+		if err := t.extra.add(rec, source); err != nil {
 			return err
 		}
 	}
@@ -450,15 +472,74 @@ func (t *streamTable) add(g *Globals, rec *record.Record, ckpt *checkpoint, out 
 	return nil
 }
 
+// noSource is streamTable.add's source for a table fed by one input.
+const noSource int32 = -1
+
+// waitForSource makes an input partition with a backlog hold back the
+// stream time until its first record.
+func (t *streamTable) waitForSource(source int32) {
+	t.engine.WaitForSource(source)
+	if t.extra != nil {
+		t.extra.waitForSource(source)
+	}
+}
+
+// removeSource stops an input partition from holding back the stream time.
+func (t *streamTable) removeSource(source int32) {
+	t.engine.RemoveSource(source)
+	if t.extra != nil {
+		t.extra.removeSource(source)
+	}
+}
+
+// idlePartitionAfter is how long a partition may deliver no record before
+// it stops holding back the stream time, so that windows still close when
+// some partitions of a topic receive no more records.
+const idlePartitionAfter = 30 * time.Second
+
+// partitionClock keeps when each input partition last delivered a record,
+// to find the idle ones.
+type partitionClock struct {
+	last    map[int32]time.Time
+	checked time.Time
+}
+
+// seen records that partition delivered a record at now, and returns the
+// partitions idle for longer than idlePartitionAfter, at most once a
+// second, forgetting them.
+func (c *partitionClock) seen(partition int32, now time.Time) []int32 {
+	if c.last == nil {
+		c.last = map[int32]time.Time{}
+	}
+	if partition != noSource {
+		c.last[partition] = now
+	}
+	if now.Sub(c.checked) < time.Second {
+		return nil
+	}
+	c.checked = now
+	var idle []int32
+	for p, last := range c.last {
+		if now.Sub(last) > idlePartitionAfter {
+			idle = append(idle, p)
+			delete(c.last, p)
+		}
+	}
+	return idle
+}
+
 // streamHelp explains follow mode in the help of the aggregation commands.
 const streamHelp = `
 With --from kafka:TOPIC --follow the command runs as a stream processor: it
 prints no table but a changelog, one JSON line {"key":{...},"value":{...}} per
 changed row ("value":null deletes the key), or with --to kafka:TOPIC Kafka
 records keyed by the key's JSON, so that a compacted topic or an upserting sink
-keeps the latest row per key. A window closes when event time (the largest
-timestamp read) passes its end by --grace; records for closed windows are
-counted as late and reported on stderr. --state-dir saves state and input
+keeps the latest row per key. A window closes when event time passes its end
+by --grace; records for closed windows are counted as late and reported on
+stderr. Event time is the largest timestamp read from the partition that is
+furthest behind, so that a backlog read faster from one partition than from
+another makes no record late; a partition that delivers nothing for 30s stops
+holding it back until its next record. --state-dir saves state and input
 offsets together, so a restart continues without counting a record twice.
 --serve answers pull queries over HTTP (GET /rows?COLUMN=VALUE&from=&to=).
 

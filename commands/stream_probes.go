@@ -32,13 +32,20 @@ type probesStream struct {
 	estimates map[ops.Window]int
 }
 
-func (s *probesStream) add(rec *record.Record) error {
-	s.activity.Add(rec)
+func (s *probesStream) add(rec *record.Record, source int32) error {
+	if source == noSource {
+		s.activity.Add(rec)
+	} else {
+		s.activity.AddFrom(rec, source)
+	}
 	if groups := s.activity.Groups(); groups > s.maxGroups {
 		return fmt.Errorf("too many groups: the device estimate keeps %d addresses of open windows, more than --max-groups %d: raise --max-groups if the memory allows, or shorten --grace or --window so that windows close sooner", groups, s.maxGroups)
 	}
 	return nil
 }
+
+func (s *probesStream) waitForSource(source int32) { s.activity.WaitForSource(source) }
+func (s *probesStream) removeSource(source int32)  { s.activity.RemoveSource(source) }
 
 // closed estimates the devices of the windows whose rows the probes
 // engine just closed, and returns those rows again, now with the estimate.

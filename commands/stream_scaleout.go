@@ -351,7 +351,7 @@ func (s *scaleOut) rebuild(ctx context.Context, partition int32, until int64) (*
 			return nil
 		}
 		rec.Offset = m.Offset
-		return table.add(&quiet, rec, &ps.counts, discard, s.served)
+		return table.add(&quiet, rec, noSource, &ps.counts, discard, s.served)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("unable to rebuild the state of topic %s partition %d: %w", s.repartition, partition, err)
@@ -424,7 +424,7 @@ func (s *scaleOut) aggregate(m kafka.Message) error {
 	}
 	rec.Offset = m.Offset
 	lateBefore := ps.table.engine.Late()
-	if err := ps.table.add(s.g, rec, &ps.counts, s.out, s.served); err != nil {
+	if err := ps.table.add(s.g, rec, noSource, &ps.counts, s.out, s.served); err != nil {
 		return err
 	}
 	s.pending.aggregated++

@@ -67,8 +67,9 @@ func streamProduce(t *testing.T, brokers, topic string, lines []string) {
 	}
 }
 
-// streamCheckpointOffset returns the next offset of partition 0 in the
-// checkpoint in dir, -1 when there is none yet.
+// streamCheckpointOffset returns the next offsets of all partitions in the
+// checkpoint in dir, summed: the records read from a topic whose offsets
+// start at 0. It is -1 when there is no checkpoint yet.
 func streamCheckpointOffset(dir string) int64 {
 	data, err := os.ReadFile(filepath.Join(dir, checkpointFile))
 	if err != nil {
@@ -76,13 +77,14 @@ func streamCheckpointOffset(dir string) int64 {
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	var c checkpoint
-	if json.Unmarshal([]byte(line), &c) != nil {
+	if json.Unmarshal([]byte(line), &c) != nil || len(c.Offsets) == 0 {
 		return -1
 	}
-	if off, ok := c.Offsets[0]; ok {
-		return off
+	var sum int64
+	for _, off := range c.Offsets {
+		sum += off
 	}
-	return -1
+	return sum
 }
 
 // streamWaitForOffset waits until the checkpoint in dir has read up to
@@ -229,6 +231,48 @@ func TestStreamMatchesBatchAndDuckDB(t *testing.T) {
 	got := devTable(t, streamMaterialize(t, changelog), devDeviceColumns...)
 	want := devTable(t, devQuery(t, devDeviceSQL(file)), devDeviceColumns...)
 	devCompareTables(t, "follow mode against DuckDB", got, want)
+}
+
+// TestStreamPartitionsReadUnevenly checks that follow mode counts every
+// record of a topic with several partitions whose records interleave in
+// time, however far the consumer reads one partition ahead of another: the
+// stream time is the smallest of the partitions' latest event times. It
+// used to be the largest, and most records of the slower partitions were
+// dropped as late.
+func TestStreamPartitionsReadUnevenly(t *testing.T) {
+	lines := streamSortedLines(t, fpSimulatedRecords(false))
+	file := devWriteFile(t, "sim.jsonl", strings.Join(lines, "\n")+"\n")
+	batch := invokeCLI(t, nil, "stats", "devices", "--window", "1d", "-o", "json", file)
+	if batch.code != ExitOK {
+		t.Fatalf("batch: exit %d: %s", batch.code, batch.stderr)
+	}
+	want := jsonRows(t, batch.stdout)
+	for _, broker := range []string{"kfake", "real"} {
+		t.Run(broker, func(t *testing.T) {
+			var brokers, topic string
+			produce := []string{"produce", "--partitioner", "round-robin"}
+			if broker == "kfake" {
+				topic = "sim4"
+				brokers = fakeKafka(t, 4, topic)
+			} else {
+				topic = fmt.Sprintf("wifiq-stream-partitions-%d", time.Now().UnixNano())
+				brokers = realKafka(t)
+				produce = append(produce, "--create-topic", "--partitions", "4")
+			}
+			code, _, stderr := wifiqKafka(t, strings.Join(lines, "\n")+"\n", append(produce, "--brokers", brokers, "--topic", topic)...)
+			if code != ExitOK {
+				t.Fatalf("produce: exit %d: %s", code, stderr)
+			}
+			changelog, followErr := streamFollow(t, int64(len(lines)), "stats", "devices", "--window", "1d",
+				"--from", "kafka:"+topic, "--follow", "--brokers", brokers, "--grace", "1m")
+			if !strings.Contains(followErr, " 0 records late") {
+				t.Errorf("stderr does not report 0 late records:\n%s", followErr)
+			}
+			got := streamMaterialize(t, changelog)
+			columns := streamColumns(want)
+			devCompareTables(t, "follow mode on 4 partitions", devTable(t, got, columns...), devTable(t, want, columns...))
+		})
+	}
 }
 
 // streamProbe is a probe request record line at ts from address sa.

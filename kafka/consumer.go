@@ -93,6 +93,9 @@ type Consumer struct {
 	offsets     map[int32]int64 // ConsumerOptions.StartOffsets
 	log         *slog.Logger
 	bounds      *bounds // nil when following
+	// backlogged are the partitions that had records to read when a
+	// consumer without a group started.
+	backlogged []int32
 	// readCommitted is isolation.level=read_committed.
 	readCommitted bool
 
@@ -228,11 +231,13 @@ func (c *Consumer) prepare(ctx context.Context, cfg *Config) error {
 		return err
 	}
 
-	if c.bounds != nil {
-		ends, err := c.endOffsets(ctx)
-		if err != nil {
+	var ends map[int32]int64
+	if c.bounds != nil || c.group == "" {
+		if ends, err = c.endOffsets(ctx); err != nil {
 			return err
 		}
+	}
+	if c.bounds != nil {
 		c.bounds.setEnds(ends)
 	}
 
@@ -252,6 +257,9 @@ func (c *Consumer) prepare(ctx context.Context, cfg *Config) error {
 	assign := make(map[int32]kgo.Offset, len(partitions))
 	for _, partition := range partitions {
 		start := starts[partition]
+		if start < ends[partition] {
+			c.backlogged = append(c.backlogged, partition)
+		}
 		if c.bounds != nil {
 			c.bounds.setPosition(partition, start)
 			if !c.bounds.partitionDone(partition) {
@@ -268,6 +276,10 @@ func (c *Consumer) prepare(ctx context.Context, cfg *Config) error {
 	c.log.Debug("consuming", "topic", c.topic, "start", c.start.String(), "partitions", len(partitions), "reading", len(assign))
 	return nil
 }
+
+// Backlogged returns the partitions that had records to read when the
+// consumer started, for a consumer without a group; nil with a group.
+func (c *Consumer) Backlogged() []int32 { return c.backlogged }
 
 // endOffsets returns the offset after the last record that this consumer
 // can read in each partition: the last stable offset with read_committed,

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 	"unsafe"
@@ -90,10 +91,15 @@ type Engine struct {
 	sessions map[string][]*group // key, with sessions: sorted by start
 
 	seq        int64 // records added, numbering them for *_BY_OFFSET
-	streamTime int64 // the largest event time added
+	streamTime int64 // the largest event time added, or see sources
 	started    bool
-	grace      int64 // ms; -1 when late records are not dropped
-	late       int64
+	// sources are the largest event times of the inputs that AddFrom
+	// names, such as the partitions of a Kafka topic. With sources the
+	// stream time is the smallest of them, so that an input read ahead of
+	// the others does not make their records late.
+	sources map[int32]int64
+	grace   int64 // ms; -1 when late records are not dropped
+	late    int64
 
 	track   bool
 	changed []*group
@@ -248,7 +254,8 @@ func (e *Engine) Columns() []string {
 }
 
 // SetGrace makes the engine drop late records. The stream time is the
-// largest event time added. A tumbling or hopping window closes when the
+// largest event time added (with AddFrom, the smallest of its sources'
+// largest event times). A tumbling or hopping window closes when the
 // stream time reaches its end plus grace, and a record for a closed window
 // is late. A session closes when the stream time passes its end plus the
 // gap plus grace, and a record older than the stream time minus grace is
@@ -287,10 +294,78 @@ func (e *Engine) Add(rec *record.Record) bool {
 	if e.query.Where != nil && !e.query.Where(rec) {
 		return false
 	}
-	ts := rec.Timestamp
-	if !e.started || ts > e.streamTime {
+	if ts := rec.Timestamp; !e.started || ts > e.streamTime {
 		e.streamTime, e.started = ts, true
 	}
+	return e.addRecord(rec)
+}
+
+// AddFrom is Add for a record of one of several inputs, source, each in
+// roughly the order of event time, such as the partitions of a Kafka topic.
+// The stream time is then the smallest of the inputs' largest event times,
+// not the largest event time of all, so that a backlog read faster from
+// one partition than from another does not make the other's records late.
+// An engine is fed either by Add or by AddFrom.
+func (e *Engine) AddFrom(rec *record.Record, source int32) bool {
+	// Every record of the input moves its event time, even one that Where
+	// leaves out.
+	if e.sources == nil {
+		e.sources = map[int32]int64{}
+	}
+	if last, ok := e.sources[source]; !ok || rec.Timestamp > last {
+		e.sources[source] = rec.Timestamp
+	}
+	e.advanceToSources()
+	if e.query.Where != nil && !e.query.Where(rec) {
+		return false
+	}
+	return e.addRecord(rec)
+}
+
+// WaitForSource makes source hold the stream time where it is until its
+// first record, for an input known to have records to deliver, such as a
+// partition with a backlog. Otherwise the inputs read first would move the
+// stream time past the records of the others. It does nothing for a source
+// that has delivered records.
+func (e *Engine) WaitForSource(source int32) {
+	if e.sources == nil {
+		e.sources = map[int32]int64{}
+	}
+	if _, ok := e.sources[source]; !ok {
+		e.sources[source] = waiting
+	}
+}
+
+// waiting is the event time of a source that WaitForSource added.
+const waiting = math.MinInt64
+
+// RemoveSource stops source from holding the stream time back, for an
+// input that has been idle for a while or moved elsewhere. Its next
+// record, if any, makes it a source again.
+func (e *Engine) RemoveSource(source int32) {
+	delete(e.sources, source)
+	e.advanceToSources()
+}
+
+// advanceToSources moves the stream time to the smallest of the sources'
+// event times when that is later.
+func (e *Engine) advanceToSources() {
+	first := true
+	var low int64
+	for _, ts := range e.sources {
+		if first || ts < low {
+			low, first = ts, false
+		}
+	}
+	if !first && low != waiting && (!e.started || low > e.streamTime) {
+		e.streamTime, e.started = low, true
+	}
+}
+
+// addRecord aggregates a record that Where passed, at the current stream
+// time.
+func (e *Engine) addRecord(rec *record.Record) bool {
+	ts := rec.Timestamp
 	e.seq++
 
 	e.scratch = e.scratch[:0]

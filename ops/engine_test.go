@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -445,6 +446,52 @@ func TestSessionsDoNotDependOnOrder(t *testing.T) {
 			}
 		}
 		t.Errorf("%d sessions shuffled, %d in order", len(got), len(want))
+	}
+}
+
+// TestSourcesHoldStreamTime checks the stream time of AddFrom: the
+// smallest of the sources' latest event times, held back by a source that
+// WaitForSource names until its first record, and released by
+// RemoveSource. It survives Encode and Decode.
+func TestSourcesHoldStreamTime(t *testing.T) {
+	minute := int64(60_000)
+	e := mustEngine(t, countQuery(Tumbling{Size: time.Minute}))
+	e.SetGrace(10 * time.Second)
+	e.WaitForSource(1)
+	for _, ts := range []int64{0, 5 * minute, 10 * minute} {
+		e.AddFrom(aggRecord(ts), 0) // source 0 reads far ahead
+	}
+	if _, started := e.StreamTime(); started {
+		t.Error("the stream time started before the waiting source's first record")
+	}
+	if !e.AddFrom(aggRecord(30_000), 1) {
+		t.Error("source 1's first record, 9.5 minutes behind source 0, was dropped as late")
+	}
+	if st, _ := e.StreamTime(); st != 30_000 {
+		t.Errorf("stream time %d, want 30000, source 1's latest", st)
+	}
+	if closed := e.CloseExpired(); len(closed) != 0 {
+		t.Errorf("closed %q while source 1 is at 30 s", aggRows(closed))
+	}
+
+	var snapshot bytes.Buffer
+	if err := e.Encode(&snapshot); err != nil {
+		t.Fatal(err)
+	}
+	restored := mustEngine(t, countQuery(Tumbling{Size: time.Minute}))
+	if err := restored.Decode(&snapshot); err != nil {
+		t.Fatal(err)
+	}
+	restored.SetGrace(10 * time.Second)
+	restored.RemoveSource(1)
+	if st, _ := restored.StreamTime(); st != 10*minute {
+		t.Errorf("stream time %d after source 1 left, want %d, source 0's latest", st, 10*minute)
+	}
+	if restored.AddFrom(aggRecord(minute+5_000), 1) {
+		t.Error("a record of a closed window was added after source 1 came back")
+	}
+	if n := restored.Late(); n != 1 {
+		t.Errorf("%d late records, want 1", n)
 	}
 }
 

@@ -29,6 +29,9 @@ type engineSnapshot struct {
 	Started    bool
 	Late       int64
 	Groups     []groupSnapshot
+	// Sources are the event times of AddFrom's inputs; snapshots written
+	// before they existed have none.
+	Sources map[int32]int64
 }
 
 type groupSnapshot struct {
@@ -63,7 +66,7 @@ func (e *Engine) Encode(w io.Writer) error {
 	}
 	snap := engineSnapshot{
 		Version: SnapshotVersion, Columns: e.Columns(), Ops: e.ops(),
-		Seq: e.seq, StreamTime: e.streamTime, Started: e.started, Late: e.late,
+		Seq: e.seq, StreamTime: e.streamTime, Started: e.started, Late: e.late, Sources: e.sources,
 	}
 	e.eachGroup(func(g *group) {
 		gs := groupSnapshot{Key: g.key, Start: g.window.Start, End: g.window.End, Emitted: g.emitted, EmittedWindow: g.emittedWindow}
@@ -123,6 +126,7 @@ func (e *Engine) Decode(r io.Reader) error {
 
 	e.flushBatch() // the decoded groups replace the groups it updates
 	e.seq, e.streamTime, e.started, e.late = snap.Seq, snap.StreamTime, snap.Started, snap.Late
+	e.sources = snap.Sources
 	e.changed, e.removed = e.changed[:0], nil
 	if e.sessions != nil {
 		clear(e.sessions)
