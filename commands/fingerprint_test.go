@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -312,6 +313,68 @@ func TestProbeReportsStopOnInterrupt(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatalf("%v did not stop within 30 s of the interrupt", args)
+		}
+	}
+}
+
+// TestProbeReportsReadFullTsharkEK checks that the probe reports read
+// tshark -T ek output written without -e as they read wifiq's own records
+// of the same capture: the SSIDs and vendor elements live in tshark's
+// "wlan_wlan_mgt" layer, under keys such as "wlan_wlan_ssid", with SSIDs in
+// colon-separated hex. Only device names may differ, where the
+// manufacturer tables do.
+func TestProbeReportsReadFullTsharkEK(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		if os.Getenv("WIFIQ_REQUIRE_TSHARK") != "" {
+			t.Fatal("tshark is not installed")
+		}
+		t.Skip("tshark is not installed")
+	}
+	capture := corpusDir + "aircrack-ng__n-02.cap"
+	ek, err := exec.Command("tshark", "-r", capture, "-T", "ek").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	own := fpInvokeCLI(t, nil, "replay-pcap", "-q", capture)
+	if own.code != ExitOK {
+		t.Fatalf("replay-pcap: exit %d: %s", own.code, own.stderr)
+	}
+	for _, report := range [][]string{{"fingerprint", "--min-macs", "1"}, {"stats", "devices"}} {
+		fromEK := fpInvokeCLI(t, bytes.NewReader(ek), append(slices.Clone(report), "-o", "json")...)
+		fromOwn := fpInvokeCLI(t, strings.NewReader(own.stdout), append(slices.Clone(report), "-o", "json")...)
+		if fromEK.code != ExitOK || fromOwn.code != ExitOK {
+			t.Fatalf("%v: exit %d from -T ek, %d from wifiq's records: %s%s", report, fromEK.code, fromOwn.code, fromEK.stderr, fromOwn.stderr)
+		}
+		got, want := jsonRows(t, fromEK.stdout), jsonRows(t, fromOwn.stdout)
+		if len(got) != len(want) || len(want) == 0 {
+			t.Fatalf("%v: %d rows from -T ek, %d from wifiq's records", report, len(got), len(want))
+		}
+		ssids := 0
+		for _, rows := range [][]map[string]any{got, want} {
+			for _, row := range rows {
+				delete(row, "device")
+				if list, ok := row["ssids"].([]any); ok {
+					ssids += len(list)
+				}
+			}
+		}
+		// Without the device names, rows sort by their text.
+		text := func(rows []map[string]any) []string {
+			var out []string
+			for _, row := range rows {
+				out = append(out, fmt.Sprint(row))
+			}
+			slices.Sort(out)
+			return out
+		}
+		gotText, wantText := text(got), text(want)
+		for i := range wantText {
+			if gotText[i] != wantText[i] {
+				t.Errorf("%v row %d:\nfrom -T ek         %s\nfrom wifiq records %s", report, i+1, gotText[i], wantText[i])
+			}
+		}
+		if report[0] == "stats" && ssids == 0 {
+			t.Errorf("no device has an SSID, so the comparison proves little")
 		}
 	}
 }

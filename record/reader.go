@@ -419,12 +419,29 @@ func (p *parser) layerMember(protocol string) func(string) error {
 		case c == '[' && !p.arrayOfScalars():
 			return p.skipValue()
 		}
-		key = strings.TrimPrefix(key, protocol)
+		key = ekFieldName(key, protocol)
 		if p.r.skips(key) {
 			return p.skipValue()
 		}
 		return p.field(key)
 	}
+}
+
+// ekFieldName returns the record key of a field of tshark's full -T ek
+// output, key, in the layer whose keys start with prefix. Most keys repeat
+// their layer's name ("wlan_wlan_fc_type_subtype" in "wlan"), which is
+// taken off. The layer "wlan_wlan_mgt" holds fields of several protocols,
+// each key its protocol's name before the field's own name
+// ("wlan_wlan_ssid", "wps_wps_vendor_id"), where the first part is taken
+// off.
+func ekFieldName(key, prefix string) string {
+	if rest, ok := strings.CutPrefix(key, prefix); ok {
+		return rest
+	}
+	if proto, rest, ok := strings.Cut(key, "_"); ok && strings.HasPrefix(rest, proto+"_") {
+		return rest
+	}
+	return key
 }
 
 // arrayOfScalars reports whether the array at the current position is

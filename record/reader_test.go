@@ -178,7 +178,8 @@ func TestReaderFullEK(t *testing.T) {
 	line := `{"timestamp":"1714582800000","layers":{"frame":{"frame_frame_number":"1","frame_frame_marked":false},` +
 		`"wlan_radio":{"wlan_radio_wlan_radio_channel":"6","wlan_radio_wlan_radio_short_preamble":false},` +
 		`"wlan":{"wlan_wlan_fc_type_subtype":"0x0008","wlan_wlan_tag":[null,null],"wlan_wlan_tag_number":["0","1"],` +
-		`"wlan_wlan_fc_tree":{"wlan_wlan_fc_retry":false,"wlan_wlan_fc_subtype":"8"}}}}`
+		`"wlan_wlan_fc_tree":{"wlan_wlan_fc_retry":false,"wlan_wlan_fc_subtype":"8"}},` +
+		`"wlan_wlan_mgt":{"wlan_wlan_ssid":"4e:65:68:65:62","wps_wps_vendor_id":"0x00000000","wlan_wlan_tag_oui":["4120"]}}}`
 	rec, err := NewReader(strings.NewReader(line), "ek").Read()
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +191,9 @@ func TestReaderFullEK(t *testing.T) {
 		"wlan_fc_subtype":      {"8"},
 		"frame_number":         {"1"},
 		"wlan_tag":             nil,
+		"wlan_ssid":            {"4e:65:68:65:62"},
+		"wps_vendor_id":        {"0x00000000"},
+		"wlan_tag_oui":         {"4120"},
 	} {
 		if got := rec.Get(key); !slices.Equal(got, want) {
 			t.Errorf("%s = %q, want %q", key, got, want)
@@ -197,6 +201,9 @@ func TestReaderFullEK(t *testing.T) {
 	}
 	if rec.Style != capture.StyleTshark {
 		t.Errorf("style %v, want tshark", rec.Style)
+	}
+	if ssid := SSIDText(DecodeSSID(rec.Get("wlan_ssid")[0], rec.Style)); ssid != "Neheb" {
+		t.Errorf("SSID %q, want Neheb from the colon-separated hex of full -T ek", ssid)
 	}
 }
 

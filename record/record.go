@@ -118,7 +118,9 @@ func DecodeSSID(v string, style capture.Style) []byte {
 		if v == "<MISSING>" {
 			return []byte{}
 		}
-		if b, err := hex.DecodeString(v); err == nil {
+		// tshark -e writes unseparated hex, and -T ek without -e
+		// colon-separated hex.
+		if b, err := DecodeBytes(v); err == nil {
 			return b
 		}
 		return []byte(v)
