@@ -308,9 +308,10 @@ func streamRun(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOp
 	// restores only under the same one.
 	settings := fmt.Sprintf("%s grace=%v", t.settings, opts.Grace)
 	ckpt := &checkpoint{Command: t.name, Settings: settings, Topic: topic, Offsets: map[int32]int64{}}
+	restored := false
 	if opts.StateDir != "" {
-		restored, err := loadCheckpoint(opts.StateDir, ckpt, t.state())
-		if err != nil {
+		var err error
+		if restored, err = loadCheckpoint(opts.StateDir, ckpt, t.state()); err != nil {
 			return err
 		}
 		if restored {
@@ -323,6 +324,12 @@ func streamRun(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOp
 		return err
 	}
 	table := newServedTable()
+	if opts.Serve != "" && restored {
+		if err := table.load(opts.StateDir); err != nil {
+			out.close(g)
+			return err
+		}
+	}
 	if opts.Serve != "" {
 		stop, err := serveTable(g, opts.Serve, table)
 		if err != nil {
@@ -335,6 +342,9 @@ func streamRun(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOp
 	runErr := streamLoop(ctx, g, in, opts, t, ckpt, out, table, seen)
 	if closeErr := out.close(g); runErr == nil {
 		runErr = closeErr
+	}
+	if runErr == nil && opts.StateDir != "" && opts.Serve != "" {
+		runErr = table.save(opts.StateDir)
 	}
 	if runErr == nil && opts.StateDir != "" {
 		runErr = saveCheckpoint(opts.StateDir, ckpt, t.state())
@@ -373,6 +383,11 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 			return err
 		}
 		if opts.StateDir != "" && sinceCheckpoint > 0 {
+			if opts.Serve != "" {
+				if err := table.save(opts.StateDir); err != nil {
+					return err
+				}
+			}
 			if err := saveCheckpoint(opts.StateDir, ckpt, t.state()); err != nil {
 				return err
 			}

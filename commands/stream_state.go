@@ -54,21 +54,35 @@ type engineState interface {
 // file, syncs it and renames it over the previous one, so that a crash
 // leaves either the old or the new checkpoint, never a mix.
 func saveCheckpoint(dir string, c *checkpoint, engine engineState) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("unable to create --state-dir: %w", err)
-	}
 	c.Version, c.SavedAt = checkpointVersion, time.Now().UTC().Format(time.RFC3339Nano)
-	tmp, err := os.CreateTemp(dir, checkpointFile+".*.tmp")
+	err := writeStateFile(dir, checkpointFile, func(w io.Writer) error {
+		header, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		w.Write(append(header, '\n'))
+		return engine.Encode(w)
+	})
 	if err != nil {
-		return fmt.Errorf("unable to write a checkpoint: %w", err)
+		return fmt.Errorf("unable to write a checkpoint to %s: %w", dir, err)
+	}
+	return nil
+}
+
+// writeStateFile writes the file name in dir with write, through a
+// temporary file that it syncs and renames over the previous one, so that
+// a crash leaves either the old or the new file, never a mix.
+func writeStateFile(dir, name string, write func(io.Writer) error) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, name+".*.tmp")
+	if err != nil {
+		return err
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
 	w := bufio.NewWriter(tmp)
-	header, err := json.Marshal(c)
-	if err == nil {
-		w.Write(append(header, '\n'))
-		err = engine.Encode(w)
-	}
+	err = write(w)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -79,10 +93,10 @@ func saveCheckpoint(dir string, c *checkpoint, engine engineState) error {
 		err = closeErr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, checkpointFile))
+		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
 	}
 	if err != nil {
-		return fmt.Errorf("unable to write a checkpoint to %s: %w", dir, err)
+		return err
 	}
 	// Syncing the directory makes the rename itself durable.
 	if d, err := os.Open(dir); err == nil {
@@ -153,6 +167,58 @@ func (s *servedTable) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.rows)
+}
+
+// servedFile holds the rows of --serve in --state-dir, next to the
+// checkpoint, because rows of closed windows are no longer in the engine.
+const servedFile = "served.json"
+
+// servedSnapshot is a row of servedFile.
+type servedSnapshot struct {
+	Key     json.RawMessage   `json:"key"`
+	Value   json.RawMessage   `json:"value"`
+	Start   int64             `json:"start,omitempty"`
+	End     int64             `json:"end,omitempty"`
+	KeyText map[string]string `json:"key_text"`
+}
+
+// save writes the rows to servedFile in dir. Call it before the
+// checkpoint: rows newer than the checkpoint are written again with the
+// same values when the records after it are read again.
+func (s *servedTable) save(dir string) error {
+	s.mu.Lock()
+	rows := make([]servedSnapshot, 0, len(s.rows))
+	for _, e := range s.rows {
+		rows = append(rows, servedSnapshot{Key: e.keyJSON, Value: e.value, Start: e.start, End: e.end, KeyText: e.keyText})
+	}
+	s.mu.Unlock()
+	err := writeStateFile(dir, servedFile, func(w io.Writer) error { return json.NewEncoder(w).Encode(rows) })
+	if err != nil {
+		return fmt.Errorf("unable to write the rows of --serve to %s: %w", dir, err)
+	}
+	return nil
+}
+
+// load reads the rows that save wrote to dir, if any.
+func (s *servedTable) load(dir string) error {
+	path := filepath.Join(dir, servedFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	var rows []servedSnapshot
+	if err == nil {
+		err = json.Unmarshal(data, &rows)
+	}
+	if err != nil {
+		return fmt.Errorf("unable to read the rows of --serve from %s: %w; remove it to start --serve with no rows", path, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range rows {
+		s.rows[string(r.Key)] = changelogEntry{keyJSON: r.Key, value: r.Value, start: r.Start, end: r.End, keyText: r.KeyText}
+	}
+	return nil
 }
 
 // servedRow is one row of a pull query's response.

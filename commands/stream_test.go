@@ -404,6 +404,39 @@ func TestStreamServePullQueries(t *testing.T) {
 	}
 	cancel()
 	<-done
+
+	// A restart from the checkpoint serves the same rows at once. It used
+	// to serve none until new records came, and never again those of
+	// windows that had closed before the checkpoint.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	r = &kafkaRun{ctx: ctx}
+	done = make(chan struct{})
+	addr = streamFreeAddress(t)
+	go func() {
+		defer close(done)
+		r.run(t, "stats", "devices", "--window", "1m", "--from", "kafka:serve", "--follow", "--brokers", brokers,
+			"--state-dir", dir, "--checkpoint-interval", "100ms", "--serve", addr)
+	}()
+	deadline := time.Now().Add(kafkaTestTimeout)
+	for {
+		if _, err := httpGet("http://" + addr + "/rows"); err == nil {
+			break
+		}
+		select {
+		case <-done:
+			t.Fatalf("the restarted command ended:\n%s", r.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("--serve %s did not answer after the restart:\n%s", addr, r.stderr.String())
+		}
+	}
+	if rows := get(""); len(rows) != 3 {
+		t.Errorf("all rows after the restart: %d, want 3", len(rows))
+	}
+	cancel()
+	<-done
 }
 
 // TestStreamKillAndRestart kills a follow-mode wifiq with SIGKILL after a
