@@ -331,7 +331,7 @@ func streamRun(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOp
 		}
 	}
 	if opts.Serve != "" {
-		stop, err := serveTable(g, opts.Serve, table)
+		stop, err := serveTable(g, opts.Serve, table, t.keyColumns)
 		if err != nil {
 			out.close(g)
 			return err

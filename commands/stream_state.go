@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -258,7 +259,10 @@ func (s *servedTable) query(filter map[string]string, from, to int64) []servedRo
 //
 // TIME is RFC 3339 or milliseconds since the Unix epoch. The answer is a
 // JSON array of {"key":{...},"value":{...}} objects.
-func serveTable(g *Globals, addr string, table *servedTable) (func(), error) {
+//
+// keyColumns are the columns a request may filter on; another name gets
+// HTTP 400.
+func serveTable(g *Globals, addr string, table *servedTable, keyColumns []string) (func(), error) {
 	table.enabled = true
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -283,6 +287,10 @@ func serveTable(g *Globals, addr string, table *servedTable) (func(), error) {
 					to = ms
 				}
 			default:
+				if !slices.Contains(keyColumns, name) {
+					http.Error(w, fmt.Sprintf("unknown column %q: filter on a key column (%s), from or to", name, strings.Join(keyColumns, ", ")), http.StatusBadRequest)
+					return
+				}
 				filter[name] = value
 			}
 		}

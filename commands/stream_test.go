@@ -402,6 +402,9 @@ func TestStreamServePullQueries(t *testing.T) {
 	if rows := get("?device=nobody"); len(rows) != 0 {
 		t.Errorf("unknown device: %d rows, want 0", len(rows))
 	}
+	if resp, err := httpGet("http://" + addr + "/rows?devcie=02:00:00:00:00:01"); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Errorf("a misspelt column: %v %s, want HTTP 400", err, resp)
+	}
 	cancel()
 	<-done
 
