@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -318,6 +319,27 @@ func readRecordFiles(ctx context.Context, g *Globals, inputs []string, wrap func
 	return skipped, nil
 }
 
+// checkRecordFile rejects a directory, a capture and a compressed file,
+// which would otherwise give an error for every line, with what to do
+// instead.
+func checkRecordFile(f *os.File) error {
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return errors.New("is a directory, and this command reads files of records: decode the captures in it with wifiq replay-pcap DIR and pipe the records here, or run SQL over them with wifiq query")
+	}
+	head := make([]byte, 4)
+	if n, _ := f.ReadAt(head, 0); n < len(head) {
+		return nil // empty, short or not seekable (a pipe): the reader decides
+	}
+	switch binary.BigEndian.Uint32(head) {
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a:
+		return errors.New("is a capture, not records: decode it with wifiq replay-pcap FILE and pipe the records here, or run SQL over it with wifiq query")
+	}
+	if head[0] == 0x1f && head[1] == 0x8b {
+		return errors.New("is compressed with gzip: pipe it through gzip -dc")
+	}
+	return nil
+}
+
 // asFatal turns the report into a plain error: nothing was read.
 func (e *unreadableInputsError) asFatal() error { return errors.New(e.Error()) }
 
@@ -330,6 +352,9 @@ func readRecordFile(ctx context.Context, g *Globals, name string, skippedBefore 
 			return 0, err
 		}
 		defer f.Close()
+		if err := checkRecordFile(f); err != nil {
+			return 0, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
 		r, source = f, name
 	}
 	if wrap != nil {

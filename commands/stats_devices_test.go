@@ -425,3 +425,26 @@ func TestParseSubtype(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordInputsNameDirectoriesAndCaptures checks that a directory, a
+// capture or a gzip file among the inputs is skipped with one message that
+// says what to do, while the other inputs are read.
+func TestRecordInputsNameDirectoriesAndCaptures(t *testing.T) {
+	good := devWriteFile(t, "good.jsonl", `{"timestamp":"1714561200000","wlan_fc_type_subtype":["4"],"wlan_sa":["02:00:00:00:00:01"]}`+"\n")
+	gz := devWriteFile(t, "records.jsonl.gz", "\x1f\x8b\x08\x00rest")
+	for input, want := range map[string]string{
+		t.TempDir():                           "is a directory",
+		corpusDir + "aircrack-ng__n-02.cap":   "is a capture, not records: decode it with wifiq replay-pcap",
+		corpusDir + "libwifi__probe_req.pcap": "is a capture",
+		corpusDir + "aircrack-ng__MOM1.cap":   "is a capture",
+		gz:                                    "is compressed with gzip",
+	} {
+		res := invokeCLI(t, nil, "stats", "devices", "-o", "csv", input, good)
+		if res.code != ExitPartial || !strings.Contains(res.stderr, want) || !strings.Contains(res.stdout, "02:00:00:00:00:01,1,") {
+			t.Errorf("%s and a record file: exit %d, stdout\n%s\nstderr\n%s\nwant %d, the record's row and %q", input, res.code, res.stdout, res.stderr, ExitPartial, want)
+		}
+		if strings.Contains(res.stderr, "skipped a line") {
+			t.Errorf("%s: lines reported one by one:\n%s", input, res.stderr)
+		}
+	}
+}
