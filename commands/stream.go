@@ -6,7 +6,6 @@ package commands
 // together, and can answer pull queries over HTTP.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -220,7 +219,10 @@ func (t *streamTable) render(c ops.Change) (changelogEntry, error) {
 // changelogWriter writes changelog entries to standard output as JSON lines
 // or to a Kafka topic as keyed records.
 type changelogWriter struct {
-	out      *bufio.Writer
+	// out takes the lines of standard output from buf, whole lines only,
+	// so that a process killed between two writes leaves no cut line.
+	out      io.Writer
+	buf      []byte
 	producer *kafka.Producer
 	topic    string
 	// emit, when set, takes every entry instead: the key's JSON, the
@@ -231,7 +233,7 @@ type changelogWriter struct {
 func openChangelog(ctx context.Context, g *Globals, in *InputOptions, to string) (*changelogWriter, error) {
 	topic, ok, _ := kafka.ParseAddress(to)
 	if !ok {
-		return &changelogWriter{out: bufio.NewWriter(g.IO.Out)}, nil
+		return &changelogWriter{out: g.IO.Out}, nil
 	}
 	cfg, err := in.Kafka.config(g)
 	if err != nil {
@@ -264,11 +266,28 @@ func (w *changelogWriter) write(e changelogEntry, timestamp int64) error {
 	if value == nil {
 		value = []byte("null")
 	}
-	w.out.WriteString(`{"key":`)
-	w.out.Write(e.keyJSON)
-	w.out.WriteString(`,"value":`)
-	w.out.Write(value)
-	_, err := w.out.WriteString("}\n")
+	w.buf = append(w.buf, `{"key":`...)
+	w.buf = append(w.buf, e.keyJSON...)
+	w.buf = append(w.buf, `,"value":`...)
+	w.buf = append(w.buf, value...)
+	w.buf = append(w.buf, "}\n"...)
+	if len(w.buf) >= changelogFlushSize {
+		return w.writeLines()
+	}
+	return nil
+}
+
+// changelogFlushSize is how many bytes of lines the writer of standard
+// output collects before it writes them.
+const changelogFlushSize = 64 << 10
+
+// writeLines writes the collected lines in one call.
+func (w *changelogWriter) writeLines() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	_, err := w.out.Write(w.buf)
+	w.buf = w.buf[:0]
 	return err
 }
 
@@ -278,12 +297,12 @@ func (w *changelogWriter) flush() error {
 	if w.producer != nil {
 		return w.producer.Flush()
 	}
-	return w.out.Flush()
+	return w.writeLines()
 }
 
 func (w *changelogWriter) close(g *Globals) error {
 	if w.producer == nil {
-		return w.out.Flush()
+		return w.writeLines()
 	}
 	stats, err := w.producer.Close()
 	if !g.Quiet {

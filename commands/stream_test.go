@@ -549,3 +549,39 @@ func TestStreamCheckpointKeepsGrace(t *testing.T) {
 		t.Errorf("restart with another --grace: exit %d, stderr %q; want an error naming both grace periods", res.code, res.stderr)
 	}
 }
+
+// chunkRecorder keeps every Write call's bytes.
+type chunkRecorder struct{ chunks []string }
+
+func (c *chunkRecorder) Write(p []byte) (int, error) {
+	c.chunks = append(c.chunks, string(p))
+	return len(p), nil
+}
+
+// TestChangelogWritesWholeLines checks that the changelog on standard
+// output is written in whole lines, so that a process killed between two
+// writes leaves no cut line. A buffered writer used to write 4 KiB chunks
+// that split lines.
+func TestChangelogWritesWholeLines(t *testing.T) {
+	out := &chunkRecorder{}
+	w := &changelogWriter{out: out}
+	value := []byte(`{"probes":1,"ssids":["` + strings.Repeat("x", 300) + `"]}`)
+	for i := range 1000 {
+		if err := w.write(changelogEntry{keyJSON: fmt.Appendf(nil, `{"device":"%d"}`, i), value: value}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for i, chunk := range out.chunks {
+		if !strings.HasSuffix(chunk, "\n") {
+			t.Fatalf("write %d of %d ends inside a line: ...%s", i+1, len(out.chunks), chunk[max(0, len(chunk)-40):])
+		}
+		lines += strings.Count(chunk, "\n")
+	}
+	if lines != 1000 || len(out.chunks) < 2 {
+		t.Errorf("%d lines in %d writes, want 1000 lines in several writes", lines, len(out.chunks))
+	}
+}
