@@ -51,7 +51,7 @@ probes). Vendor OUIs are printed in hex with the manufacturer's short name.
 
 wifiq stats probes-per-day estimates the devices per day from the same
 signatures.
-` + streamHelp,
+` + streamHelp + scaleOutHelp,
 		Example: `  wifiq replay-pcap /pcap_data/ | wifiq fingerprint
   wifiq fingerprint --gap 2m --min-macs 2 --tz Europe/Berlin records.jsonl
   tshark -r capture.pcapng -T ek -e wlan.fc.type_subtype -e wlan.sa -e wlan.tag.number -e wlan.tag.length \

@@ -49,7 +49,7 @@ source addresses and an estimate of the devices behind them, per day).
 The output is a table on a terminal and JSON lines when piped; --output
 chooses. Lines that are not records are reported on stderr with their line
 number and skipped.
-` + streamHelp,
+` + streamHelp + scaleOutHelp,
 		Example: `  wifiq replay-pcap testdata/corpus/ | wifiq stats
   wifiq stats --window 1d --tz Europe/Berlin records.jsonl
   wifiq stats --window 1h --hop 15m records.jsonl
@@ -92,7 +92,7 @@ func (w *windowFlags) addFlags(cmd *cobra.Command, defaultWindow, windowHelp str
 func (w *windowFlags) parse() (size, hop time.Duration, loc *time.Location, err error) {
 	if w.window != "" {
 		if size, err = ops.ParseDuration(w.window); err != nil {
-			return 0, 0, nil, usageError{err}
+			return 0, 0, nil, usagef("invalid --window: %w", err)
 		}
 	}
 	if w.hop != "" {

@@ -49,7 +49,7 @@ Wildcard probes (the empty SSID) count as probes but add no SSID.
 
 --window splits the table into tumbling windows of event time (1d: a table per
 calendar day in the --tz zone), and --hop into hopping windows.
-` + streamHelp,
+` + streamHelp + scaleOutHelp,
 		Example: `  wifiq replay-pcap /pcap_data/ | wifiq stats devices
   wifiq stats devices --window 1d --tz Europe/Berlin -o csv records.jsonl
   wifiq stats devices --from kafka:pcap`,
@@ -293,6 +293,11 @@ does not take --group in follow mode.`,
 	cmd.Flags().StringVar(&maxPause, "gap", "5m", "longest `pause` between one randomised address's last probe and the next address's first that the estimate takes for one device")
 	opts.Input.addFlags(cmd)
 	opts.Stream.addFlags(cmd)
+	// The device estimate needs all of a window's probes in one instance,
+	// so probes-per-day has no scale-out.
+	for _, name := range []string{"repartition", "partitions", "transactional-id"} {
+		cmd.Flags().MarkHidden(name)
+	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: {table|json|csv} (default table on a terminal, json otherwise)")
 	return cmd
 }

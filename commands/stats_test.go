@@ -81,8 +81,8 @@ garbage
 	}
 	for _, args := range [][]string{{"stats", "--window", "fortnight"}, {"stats", "--tz", "Mars/Olympus"}, {"stats", "-o", "xml"}} {
 		res := invokeCLI(t, strings.NewReader(""), args...)
-		if res.code != ExitUsage || !strings.Contains(res.stderr, args[2]) {
-			t.Errorf("%v: exit %d, stderr %q; want %d naming %q", args, res.code, res.stderr, ExitUsage, args[2])
+		if res.code != ExitUsage || !strings.Contains(res.stderr, args[2]) || !strings.Contains(res.stderr, args[1]) {
+			t.Errorf("%v: exit %d, stderr %q; want %d naming %s and %q", args, res.code, res.stderr, ExitUsage, args[1], args[2])
 		}
 	}
 }

@@ -333,8 +333,10 @@ func streamRun(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOp
 		if restored, err = loadCheckpoint(opts.StateDir, ckpt, t.state()); err != nil {
 			return err
 		}
-		if restored {
-			g.Log.Info("resuming from checkpoint", "state_dir", opts.StateDir, "offsets", ckpt.Offsets, "records", ckpt.Records, "late", ckpt.Late, "groups", t.engine.Groups())
+		if restored && !g.Quiet {
+			fmt.Fprintf(g.IO.ErrOut, "%s: resuming from the checkpoint in %s (saved %s): %s read before, %s open\n",
+				t.name, opts.StateDir, ckpt.SavedAt, plural(ckpt.Records, "record"), plural(int64(t.engine.Groups()), "group"))
+			g.Log.Debug("checkpoint offsets", "offsets", ckpt.Offsets, "late", ckpt.Late)
 		}
 	}
 
@@ -575,7 +577,11 @@ furthest behind, so that a backlog read faster from one partition than from
 another makes no record late; a partition that delivers nothing for 30s stops
 holding it back until its next record. --state-dir saves state and input
 offsets together, so a restart continues without counting a record twice.
---serve answers pull queries over HTTP (GET /rows?COLUMN=VALUE&from=&to=).
+--serve answers pull queries over HTTP (GET /rows?COLUMN=VALUE&from=&to=).`
+
+// scaleOutHelp explains scale-out in the help of the aggregation commands
+// that have it.
+const scaleOutHelp = `
 
 With --group G several instances share the work: each reads a share of the
 input partitions, sends each record keyed by its group key to the repartition

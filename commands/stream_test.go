@@ -487,7 +487,7 @@ func TestStreamKillAndRestart(t *testing.T) {
 			<-done
 		}
 		changelog.WriteString(stdout.String())
-		if run == 1 && !strings.Contains(stderr.String(), "resuming from checkpoint") {
+		if run == 1 && !strings.Contains(stderr.String(), "resuming from the checkpoint in") {
 			t.Errorf("the restarted run did not resume from the checkpoint:\n%s", stderr.String())
 		}
 	}
