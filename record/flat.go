@@ -14,9 +14,9 @@ import (
 // which is also where every error is found and reported. tshark's -T ek
 // lines ("index", "layers") take the general parser too.
 //
-// With filter set, parseFlat asks the reader's ValueFilter about the first
-// value of its field, and stops with leftOut when the filter leaves the
-// line out.
+// With filter set, parseFlat passes the first value of the ValueFilter's
+// field to its KeepValue, and stops with leftOut when that leaves the line
+// out.
 func (r *Reader) parseFlat(line []byte, filter bool) (hasTimestamp, ok, leftOut bool) {
 	d := line
 	if len(d) < 2 || d[0] != '{' || d[len(d)-1] != '}' {

@@ -49,7 +49,7 @@ type Reader struct {
 	// mapped to itself: the string that records then carry as the key.
 	keep map[string]string
 	// seenKeys caches the keys of the previous record, in their order, and
-	// keep's answer for each, because consecutive records mostly have the
+	// keep's result for each, because consecutive records mostly have the
 	// same keys in the same order. seenAt is the current key's index.
 	seenKeys []seenKey
 	seenAt   int
@@ -103,8 +103,8 @@ type LineFilter interface {
 }
 
 // ValueFilter is a LineFilter that decides by the first value of one
-// field. For a line in the shape that wifiq writes, a Reader asks KeepValue
-// when its parser meets the field, instead of asking KeepLine, which would
+// field. For a line in the shape that wifiq writes, a Reader calls KeepValue
+// when its parser meets the field, instead of KeepLine, which would
 // read the line once more. KeepValue must then agree with KeepLine: a line
 // whose first FilterField member is an array starting with the string v is
 // left out exactly when KeepValue(v) is false; one without such a member is
