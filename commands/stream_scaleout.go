@@ -424,6 +424,10 @@ func (s *scaleOut) aggregate(m kafka.Message) error {
 	}
 	rec.Offset = m.Offset
 	lateBefore := ps.table.engine.Late()
+	// NOTE: the input partition does not travel with the record, so the
+	// stream time here is the largest timestamp of the repartition
+	// partition, and a backlog over several input partitions makes records
+	// late unless --grace covers it.
 	if err := ps.table.add(s.g, rec, noSource, &ps.counts, s.out, s.served); err != nil {
 		return err
 	}
