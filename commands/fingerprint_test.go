@@ -378,3 +378,23 @@ func TestProbeReportsReadFullTsharkEK(t *testing.T) {
 		}
 	}
 }
+
+// TestOUINamerBuiltOnce checks that the manufacturer table of the
+// fingerprint's OUI column is built once, not for every rendered row, which
+// made fingerprint --follow render about 125 rows a second.
+func TestOUINamerBuiltOnce(t *testing.T) {
+	first, err := newOUINamer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := newOUINamer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second {
+		t.Error("each call built a new manufacturer table")
+	}
+	if got := first.name("20722"); !strings.Contains(got, "00:50:f2") {
+		t.Errorf("OUI 20722 named %q, want 00:50:f2 and its manufacturer", got)
+	}
+}

@@ -335,7 +335,7 @@ func checkRecordFile(f *os.File) error {
 		return errors.New("is a capture, not records: decode it with wifiq replay-pcap FILE and pipe the records here, or run SQL over it with wifiq query")
 	}
 	if head[0] == 0x1f && head[1] == 0x8b {
-		return errors.New("is compressed with gzip: pipe it through gzip -dc")
+		return errors.New("is compressed with gzip: decompress it with gzip -dc and pipe the records here, or a compressed capture to wifiq replay-pcap -")
 	}
 	return nil
 }

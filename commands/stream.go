@@ -189,6 +189,10 @@ func (t *streamTable) render(c ops.Change) (changelogEntry, error) {
 		} {
 			entry.key = append(entry.key, kv)
 		}
+		// Pull queries compare window times as milliseconds, so that any
+		// form of the time matches.
+		entry.keyText["window_start"] = strconv.FormatInt(c.Row.Window.Start, 10)
+		entry.keyText["window_end"] = strconv.FormatInt(c.Row.Window.End, 10)
 	}
 	for _, name := range t.keyColumns {
 		for i, col := range rep.Columns {
@@ -352,7 +356,11 @@ func streamRun(ctx context.Context, g *Globals, in *InputOptions, opts *StreamOp
 		}
 	}
 	if opts.Serve != "" {
-		stop, err := serveTable(g, opts.Serve, table, t.keyColumns)
+		columns := t.keyColumns
+		if t.windowed {
+			columns = append([]string{"window_start", "window_end"}, columns...)
+		}
+		stop, err := serveTable(g, opts.Serve, table, columns)
 		if err != nil {
 			out.close(g)
 			return err
@@ -395,7 +403,7 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 	var clock partitionClock
 	for _, p := range consumer.Backlogged() {
 		t.waitForSource(p)
-		clock.seen(p, time.Now())
+		clock.seen(p, time.Now(), false)
 	}
 	var sinceCheckpoint int64
 	lastCheckpoint := time.Now()
@@ -427,7 +435,8 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 			return nil // interrupted: the normal end of follow mode
 		case errors.Is(err, context.DeadlineExceeded):
 			// The input paused: save what there is.
-			for _, p := range clock.seen(noSource, time.Now()) {
+			for _, p := range clock.seen(noSource, time.Now(), true) {
+				g.Log.Info("partition idle: it no longer holds back event time until its next record", "partition", p, "after", idlePartitionAfter)
 				t.removeSource(p)
 			}
 			if err := checkpointNow(); err != nil {
@@ -444,7 +453,11 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 		}
 
 		seen.add(rec)
-		for _, p := range clock.seen(msg.Partition, time.Now()) {
+		// Only a consumer with nothing left of its fetched records looks
+		// for idle partitions: records that wait to be processed are not
+		// idleness, however slow the processing.
+		for _, p := range clock.seen(msg.Partition, time.Now(), consumer.Buffered() == 0) {
+			g.Log.Info("partition idle: it no longer holds back event time until its next record", "partition", p, "after", idlePartitionAfter)
 			t.removeSource(p)
 		}
 		if err := t.add(g, rec, msg.Partition, ckpt, out, table); err != nil {
@@ -540,17 +553,17 @@ type partitionClock struct {
 	checked time.Time
 }
 
-// seen records that partition delivered a record at now, and returns the
-// partitions idle for longer than idlePartitionAfter, at most once a
-// second, forgetting them.
-func (c *partitionClock) seen(partition int32, now time.Time) []int32 {
+// seen records that partition delivered a record at now. With check set it
+// returns the partitions idle for longer than idlePartitionAfter, at most
+// once a second, forgetting them.
+func (c *partitionClock) seen(partition int32, now time.Time, check bool) []int32 {
 	if c.last == nil {
 		c.last = map[int32]time.Time{}
 	}
 	if partition != noSource {
 		c.last[partition] = now
 	}
-	if now.Sub(c.checked) < time.Second {
+	if !check || now.Sub(c.checked) < time.Second {
 		return nil
 	}
 	c.checked = now
@@ -589,7 +602,10 @@ topic (--repartition, default G-repartition, created when missing), and
 aggregates a share of that topic's partitions, so each key lives in one
 instance. Records, offsets and the changelog (--to kafka:TOPIC) are committed
 in one Kafka transaction, and a partition that moves to another instance is
-rebuilt there by reading the repartition partition from its start.`
+rebuilt there by reading the repartition partition from its start. Each
+repartition partition keeps its own event time, the largest timestamp read
+from it, so give --grace at least the span of event time that a backlog over
+several input partitions covers, or its records are late.`
 
 // checkReportFlags validates the flags that the report commands share: the
 // output format, the input and stream mode. It returns the output format.

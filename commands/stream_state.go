@@ -286,6 +286,13 @@ func serveTable(g *Globals, addr string, table *servedTable, keyColumns []string
 				} else {
 					to = ms
 				}
+			case "window_start", "window_end":
+				ms, err := parseServeTime(value)
+				if err != nil || !slices.Contains(keyColumns, name) {
+					http.Error(w, fmt.Sprintf("invalid %s %q: want an RFC 3339 time or milliseconds since the Unix epoch, of a windowed table", name, value), http.StatusBadRequest)
+					return
+				}
+				filter[name] = strconv.FormatInt(ms, 10)
 			default:
 				if !slices.Contains(keyColumns, name) {
 					http.Error(w, fmt.Sprintf("unknown column %q: filter on a key column (%s), from or to", name, strings.Join(keyColumns, ", ")), http.StatusBadRequest)

@@ -405,6 +405,10 @@ func TestStreamServePullQueries(t *testing.T) {
 	if resp, err := httpGet("http://" + addr + "/rows?devcie=02:00:00:00:00:01"); err == nil || !strings.Contains(err.Error(), "400") {
 		t.Errorf("a misspelt column: %v %s, want HTTP 400", err, resp)
 	}
+	windowStart := time.UnixMilli(base + 60_000).UTC().Truncate(time.Minute).Format(time.RFC3339)
+	if rows := get("?window_start=" + windowStart); len(rows) != 1 {
+		t.Errorf("window_start=%s: %d rows, want 1", windowStart, len(rows))
+	}
 	cancel()
 	<-done
 
@@ -583,5 +587,26 @@ func TestChangelogWritesWholeLines(t *testing.T) {
 	}
 	if lines != 1000 || len(out.chunks) < 2 {
 		t.Errorf("%d lines in %d writes, want 1000 lines in several writes", lines, len(out.chunks))
+	}
+}
+
+// TestPartitionClockIdle checks when partitions count as idle: only when
+// the caller has no fetched records left to process, and only after
+// idlePartitionAfter without a record.
+func TestPartitionClockIdle(t *testing.T) {
+	var c partitionClock
+	start := time.Unix(1_700_000_000, 0)
+	c.seen(0, start, false)
+	c.seen(1, start, false)
+	later := start.Add(idlePartitionAfter + time.Second)
+	if idle := c.seen(0, later, false); idle != nil {
+		t.Errorf("with records left to process, partitions %v counted as idle", idle)
+	}
+	idle := c.seen(0, later.Add(time.Second), true)
+	if !slices.Equal(idle, []int32{1}) {
+		t.Errorf("idle partitions %v, want [1]: partition 0 delivered a record just now", idle)
+	}
+	if idle := c.seen(0, later.Add(3*time.Second), true); idle != nil {
+		t.Errorf("partition 1 counted as idle twice: %v", idle)
 	}
 }
