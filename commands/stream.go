@@ -503,7 +503,11 @@ func (t *streamTable) add(g *Globals, rec *record.Record, source int32, ckpt *ch
 	if late := t.engine.Late(); late > lateBefore {
 		ckpt.Late = late
 		if late <= maxReportedLineErrors || late%1000 == 0 {
-			g.Log.Warn("late record not counted: its windows closed", "timestamp", rec.Timestamp, "offset", rec.Offset, "late_records", late)
+			attrs := []any{"timestamp", rec.Timestamp, "offset", rec.Offset, "late_records", late}
+			if source != noSource {
+				attrs = append(attrs, "partition", source)
+			}
+			g.Log.Warn("late record not counted: its windows closed", attrs...)
 		}
 	}
 

@@ -302,6 +302,9 @@ func TestStreamLateRecordsAndEdges(t *testing.T) {
 	if !strings.Contains(stderr, "1 record late") {
 		t.Errorf("stderr does not report 1 late record:\n%s", stderr)
 	}
+	if !strings.Contains(stderr, "offset=5 late_records=1 partition=0") {
+		t.Errorf("the late record's warning does not name its offset and partition:\n%s", stderr)
+	}
 	probes := map[string]float64{}
 	for _, row := range streamMaterialize(t, changelog) {
 		probes[row["window_start"].(string)] = row["probes"].(float64)
