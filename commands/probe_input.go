@@ -34,7 +34,7 @@ func feedProjected(ctx context.Context, g *Globals, in *InputOptions, inputs []s
 		return nil
 	}
 	in.wrapFiles = func(r io.Reader) io.Reader {
-		return &probeFilter{in: bufio.NewReaderSize(r, 256*1024), leftOut: &seen.records, fields: fields}
+		return &probeFilter{in: bufio.NewReaderSize(r, recordBufferSize), leftOut: &seen.records, fields: fields}
 	}
 	skipped, err := in.readRecords(ctx, g, inputs, fn)
 	var unreadable *unreadableInputsError

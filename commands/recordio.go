@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -319,6 +320,11 @@ func readRecordFiles(ctx context.Context, g *Globals, inputs []string, wrap func
 	return skipped, nil
 }
 
+// recordBufferSize is the read buffer of record input, as record.NewReader
+// and the probe filter size theirs, so that wrapping one in another adds no
+// copy.
+const recordBufferSize = 256 * 1024
+
 // checkRecordFile rejects a directory, a capture and a compressed file,
 // which would otherwise give an error for every line, with what to do
 // instead.
@@ -330,9 +336,15 @@ func checkRecordFile(f *os.File) error {
 	if n, _ := f.ReadAt(head, 0); n < len(head) {
 		return nil // empty, short or not seekable (a pipe): the reader decides
 	}
+	return checkRecordStart(head, "FILE")
+}
+
+// checkRecordStart rejects input whose first four bytes, head, start a
+// capture or a gzip file. name is how the advice names the input.
+func checkRecordStart(head []byte, name string) error {
 	switch binary.BigEndian.Uint32(head) {
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a:
-		return errors.New("is a capture, not records: decode it with wifiq replay-pcap FILE and pipe the records here, or run SQL over it with wifiq query")
+		return fmt.Errorf("is a capture, not records: decode it with wifiq replay-pcap %s and pipe the records here, or run SQL over it with wifiq query", name)
 	}
 	if head[0] == 0x1f && head[1] == 0x8b {
 		return errors.New("is compressed with gzip: decompress it with gzip -dc and pipe the records here, or a compressed capture to wifiq replay-pcap -")
@@ -346,7 +358,17 @@ func (e *unreadableInputsError) asFatal() error { return errors.New(e.Error()) }
 func readRecordFile(ctx context.Context, g *Globals, name string, skippedBefore int, wrap func(io.Reader) io.Reader, fn func(*record.Record) error) (int, error) {
 	var r io.Reader = g.IO.In
 	source := "stdin"
-	if name != "-" {
+	if name == "-" {
+		// Standard input cannot be read twice, so its start is peeked at
+		// through the buffer that the record reader then reads from.
+		in := bufio.NewReaderSize(g.IO.In, recordBufferSize)
+		if head, err := in.Peek(4); err == nil {
+			if err := checkRecordStart(head, "-"); err != nil {
+				return 0, fmt.Errorf("standard input %w", err)
+			}
+		}
+		r = in
+	} else {
 		f, err := os.Open(name)
 		if err != nil {
 			return 0, err

@@ -448,3 +448,28 @@ func TestRecordInputsNameDirectoriesAndCaptures(t *testing.T) {
 		}
 	}
 }
+
+// TestStandardInputNamesCapturesAndGzip checks that a capture or a gzip
+// file on standard input stops the report with one message that says what
+// to do, where every line used to give an invalid-record warning.
+func TestStandardInputNamesCapturesAndGzip(t *testing.T) {
+	capture, err := os.ReadFile(corpusDir + "aircrack-ng__n-02.cap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for input, want := range map[string]string{
+		string(capture):              "standard input is a capture, not records: decode it with wifiq replay-pcap -",
+		"\x1f\x8b\x08\x00compressed": "standard input is compressed with gzip",
+	} {
+		for _, args := range [][]string{{"stats"}, {"stats", "devices"}} {
+			res := invokeCLI(t, strings.NewReader(input), args...)
+			if res.code != ExitFailure || !strings.Contains(res.stderr, want) || strings.Contains(res.stderr, "skipped a line") {
+				t.Errorf("%v: exit %d, stderr:\n%s\nwant %d and only %q", args, res.code, res.stderr, ExitFailure, want)
+			}
+		}
+	}
+	res := invokeCLI(t, strings.NewReader(`{"timestamp":"1714561200000","wlan_fc_type_subtype":["4"],"wlan_sa":["02:00:00:00:00:01"]}`+"\n"), "stats", "devices", "-o", "csv")
+	if res.code != ExitOK || !strings.Contains(res.stdout, "02:00:00:00:00:01,1,") {
+		t.Errorf("records on standard input: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+}
