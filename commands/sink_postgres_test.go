@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,7 +189,7 @@ func TestSinkPostgresPoisonToDeadLetter(t *testing.T) {
 	huge := string(letters)
 	input := `{"timestamp":"1700000000000","wlan_sa":["aa"],"wlan_radio_channel":["6"]}
 {"timestamp":"1700000001000","wlan_sa":["bb"],"wlan_radio_channel":["six"]}
-{"timestamp":"1700000002000","wlan_sa":["cc"],"wlan_radio_channel":["1","2"]}
+{"timestamp":"1700000002000","wlan_sa":["cc","ce"],"wlan_radio_channel":["1"]}
 {"timestamp":"1700000003000","wlan_sa":["nul\u0000"],"wlan_radio_channel":["11"]}
 {"timestamp":"1700000004000","wlan_sa":["` + huge + `"],"wlan_radio_channel":["11"]}
 {"timestamp":"1700000005000","wlan_sa":["dd"],"wlan_radio_channel":["1"]}
@@ -309,19 +310,30 @@ func TestSinkPostgresReportRows(t *testing.T) {
 func TestSinkPostgresColumnBecomesArray(t *testing.T) {
 	conn := requirePostgres(t)
 	table := uniqueTable(t, conn, "arrays")
-	input := `{"timestamp":"1714561200000","wlan_tag_vendor_data":["0050f2"],"wlan_seq":["1"]}` + "\n" +
-		`{"timestamp":"1714561200001","wlan_tag_vendor_data":["0050f2","506f9a"],"wlan_seq":["2"]}` + "\n"
+	input := `{"timestamp":"1714561200000","wlan_tag_vendor_data":["0050f2"],"wlan_tag_vendor_oui_type":["2"],"wlan_seq":["1"]}` + "\n" +
+		`{"timestamp":"1714561200001","wlan_tag_vendor_data":["0050f2","506f9a"],"wlan_tag_vendor_oui_type":["2","4"],"wlan_seq":["2"]}` + "\n"
 	res := invokeSinkCLI(t, input, "sink", "postgres", "--table", table, "--batch-size", "1")
 	if res.code != ExitOK {
 		t.Fatalf("sink postgres: exit %d: %s", res.code, res.stderr)
 	}
 	ctx := context.Background()
-	var dataType string
-	if err := conn.QueryRow(ctx, "SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = 'wlan_tag_vendor_data'", table).Scan(&dataType); err != nil {
+	// A text column and a bigint column, both typed from a first record
+	// with one value.
+	for _, column := range []string{"wlan_tag_vendor_data", "wlan_tag_vendor_oui_type"} {
+		var dataType string
+		if err := conn.QueryRow(ctx, "SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = $2", table, column).Scan(&dataType); err != nil {
+			t.Fatal(err)
+		}
+		if dataType != "ARRAY" {
+			t.Errorf("%s is %s, want ARRAY", column, dataType)
+		}
+	}
+	var types []string
+	if err := conn.QueryRow(ctx, "SELECT array_agg(wlan_tag_vendor_oui_type::text ORDER BY wlan_seq) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&types); err != nil {
 		t.Fatal(err)
 	}
-	if dataType != "ARRAY" {
-		t.Errorf("wlan_tag_vendor_data is %s, want ARRAY", dataType)
+	if want := []string{"{2}", "{2,4}"}; !slices.Equal(types, want) {
+		t.Errorf("wlan_tag_vendor_oui_type %q, want %q", types, want)
 	}
 	rows, err := conn.Query(ctx, "SELECT wlan_tag_vendor_data FROM "+pgx.Identifier{table}.Sanitize()+" ORDER BY wlan_seq")
 	if err != nil {

@@ -102,18 +102,20 @@ func (s *Sink) prepare() (*batch, error) {
 	return b, nil
 }
 
-// arrayColumns returns the existing text columns that a buffered record
-// has other than one value for, sorted. A field that held one value in the
-// first batch can repeat later (a vendor element, say), so such a column
-// becomes text[] rather than rejecting the record. Key columns and
-// numbers, booleans and timestamps stay as they are: several values there
-// are rejected.
+// arrayColumns returns the existing text, number and boolean columns that
+// a buffered record has other than one value for, sorted. A field that
+// held one value in the first batch can repeat later (a vendor element,
+// say), so such a column becomes text[], the type a first batch with
+// several values would have given it, rather than rejecting the record.
+// Key columns and timestamps stay as they are: several values there are
+// rejected.
 func (s *Sink) arrayColumns() []string {
 	var names []string
 	for _, r := range s.pending {
 		for _, f := range r.fields {
 			typ, ok := s.columns[f.Key]
-			if !ok || len(f.Values) == 1 || typ != typeText || s.isKey[f.Key] {
+			promotable := typ == typeText || typ == typeBigint || typ == typeDouble || typ == typeBoolean
+			if !ok || len(f.Values) == 1 || !promotable || s.isKey[f.Key] {
 				continue
 			}
 			if !slices.Contains(names, f.Key) {
