@@ -422,6 +422,7 @@ func TestDecodeDerivedMatchesGeneric(t *testing.T) {
 			values = append(values, value)
 		}
 	}
+
 	fast, generic := NewDecoder(reg), NewDecoder(reg)
 	decode := func(value []byte) (string, error) {
 		got, fastErr := fast.Decode(ctx, value, nil)
@@ -439,8 +440,9 @@ func TestDecodeDerivedMatchesGeneric(t *testing.T) {
 		}
 		return string(got), fastErr
 	}
-	// The generic decoder reads every schema first, and is then told that
-	// none is derived.
+
+	// The generic decoder reads every schema first, and then has the
+	// derived flag of each cleared, so that it decodes generically.
 	for id := 1; id <= len(reg.schemas); id++ {
 		if _, err := generic.reader(ctx, id); err != nil {
 			t.Fatal(err)
@@ -456,6 +458,7 @@ func TestDecodeDerivedMatchesGeneric(t *testing.T) {
 	if derived == 0 {
 		t.Fatal("no schema of wifiq's encoder counts as derived")
 	}
+
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i, value := range values {
 		if got, err := decode(value); err != nil || got == "" {

@@ -319,9 +319,9 @@ func TestProbeReportsStopOnInterrupt(t *testing.T) {
 
 // TestProbeReportsReadFullTsharkEK checks that the probe reports read
 // tshark -T ek output written without -e as they read wifiq's own records
-// of the same capture: the SSIDs and vendor elements live in tshark's
-// "wlan_wlan_mgt" layer, under keys such as "wlan_wlan_ssid", with SSIDs in
-// colon-separated hex. Only device names may differ, where the
+// of the same capture. In that output the SSIDs and vendor elements are in
+// the "wlan_wlan_mgt" layer, under keys such as "wlan_wlan_ssid", and SSIDs
+// are colon-separated hex. Only device names may differ, where the
 // manufacturer tables do.
 func TestProbeReportsReadFullTsharkEK(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {

@@ -428,7 +428,7 @@ func TestParseSubtype(t *testing.T) {
 
 // TestRecordInputsNameDirectoriesAndCaptures checks that a directory, a
 // capture or a gzip file among the inputs is skipped with one message that
-// says what to do, while the other inputs are read.
+// names what to do, while the other inputs are read.
 func TestRecordInputsNameDirectoriesAndCaptures(t *testing.T) {
 	good := devWriteFile(t, "good.jsonl", `{"timestamp":"1714561200000","wlan_fc_type_subtype":["4"],"wlan_sa":["02:00:00:00:00:01"]}`+"\n")
 	gz := devWriteFile(t, "records.jsonl.gz", "\x1f\x8b\x08\x00rest")
@@ -450,7 +450,7 @@ func TestRecordInputsNameDirectoriesAndCaptures(t *testing.T) {
 }
 
 // TestStandardInputNamesCapturesAndGzip checks that a capture or a gzip
-// file on standard input stops the report with one message that says what
+// file on standard input stops the report with one message that names what
 // to do, where every line used to give an invalid-record warning.
 func TestStandardInputNamesCapturesAndGzip(t *testing.T) {
 	capture, err := os.ReadFile(corpusDir + "aircrack-ng__n-02.cap")

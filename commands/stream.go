@@ -435,10 +435,7 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 			return nil // interrupted: the normal end of follow mode
 		case errors.Is(err, context.DeadlineExceeded):
 			// The input paused: save what there is.
-			for _, p := range clock.seen(noSource, time.Now(), true) {
-				g.Log.Info("partition idle: it no longer holds back event time until its next record", "partition", p, "after", idlePartitionAfter)
-				t.removeSource(p)
-			}
+			t.removeIdle(g, clock.seen(noSource, time.Now(), true))
 			if err := checkpointNow(); err != nil {
 				return err
 			}
@@ -456,10 +453,7 @@ func streamLoop(ctx context.Context, g *Globals, in *InputOptions, opts *StreamO
 		// Only a consumer with nothing left of its fetched records looks
 		// for idle partitions: records that wait to be processed are not
 		// idleness, however slow the processing.
-		for _, p := range clock.seen(msg.Partition, time.Now(), consumer.Buffered() == 0) {
-			g.Log.Info("partition idle: it no longer holds back event time until its next record", "partition", p, "after", idlePartitionAfter)
-			t.removeSource(p)
-		}
+		t.removeIdle(g, clock.seen(msg.Partition, time.Now(), consumer.Buffered() == 0))
 		if err := t.add(g, rec, msg.Partition, ckpt, out, table); err != nil {
 			return err
 		}
@@ -545,6 +539,15 @@ func (t *streamTable) removeSource(source int32) {
 	}
 }
 
+// removeIdle stops the idle partitions from holding back the stream time,
+// and logs each.
+func (t *streamTable) removeIdle(g *Globals, partitions []int32) {
+	for _, p := range partitions {
+		g.Log.Info("partition idle: event time no longer waits for it until its next record", "partition", p, "idle_for", idlePartitionAfter)
+		t.removeSource(p)
+	}
+}
+
 // idlePartitionAfter is how long a partition may deliver no record before
 // it stops holding back the stream time, so that windows still close when
 // some partitions of a topic receive no more records.
@@ -557,9 +560,9 @@ type partitionClock struct {
 	checked time.Time
 }
 
-// seen records that partition delivered a record at now. With check set it
-// returns the partitions idle for longer than idlePartitionAfter, at most
-// once a second, forgetting them.
+// seen notes that partition delivered a record at now. With check set, it
+// also returns the partitions idle for longer than idlePartitionAfter and
+// stops tracking them. It looks for them at most once a second.
 func (c *partitionClock) seen(partition int32, now time.Time, check bool) []int32 {
 	if c.last == nil {
 		c.last = map[int32]time.Time{}

@@ -226,13 +226,13 @@ func TestScaleOutKillMatchesBatch(t *testing.T) {
 		if err != nil || ends.Error() != nil {
 			return false
 		}
-		held := false
+		open := false
 		ends.Each(func(end kadm.ListedOffset) {
 			if o, ok := stable.Lookup(repartition, end.Partition); !ok || o.Offset < end.Offset {
-				held = true
+				open = true // a transaction holds the stable offset back
 			}
 		})
-		return !held
+		return !open
 	})
 
 	// ... and the repartition partitions, up to their last record.

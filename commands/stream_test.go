@@ -234,11 +234,10 @@ func TestStreamMatchesBatchAndDuckDB(t *testing.T) {
 }
 
 // TestStreamPartitionsReadUnevenly checks that follow mode counts every
-// record of a topic with several partitions whose records interleave in
-// time, however far the consumer reads one partition ahead of another: the
-// stream time is the smallest of the partitions' latest event times. It
-// used to be the largest, and most records of the slower partitions were
-// dropped as late.
+// record of a topic whose partitions interleave in time, however far the
+// consumer reads one partition ahead of another. The stream time is the
+// smallest of the partitions' latest event times. It used to be the
+// largest, and most records of the slower partitions were dropped as late.
 func TestStreamPartitionsReadUnevenly(t *testing.T) {
 	lines := streamSortedLines(t, fpSimulatedRecords(false))
 	file := devWriteFile(t, "sim.jsonl", strings.Join(lines, "\n")+"\n")

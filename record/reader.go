@@ -105,10 +105,10 @@ type LineFilter interface {
 // ValueFilter is a LineFilter that decides by the first value of one
 // field. For a line in the shape that wifiq writes, a Reader calls KeepValue
 // when its parser meets the field, instead of KeepLine, which would
-// read the line once more. KeepValue must then agree with KeepLine: a line
-// whose first FilterField member is an array starting with the string v is
-// left out exactly when KeepValue(v) is false; one without such a member is
-// kept. Like KeepLine, KeepValue may count the lines it leaves out.
+// read the line once more. KeepValue must agree with KeepLine. A line whose
+// first FilterField member is an array starting with the string v is left
+// out exactly when KeepValue(v) is false, and a line without such a member
+// is kept. Like KeepLine, KeepValue may count the lines it leaves out.
 type ValueFilter interface {
 	LineFilter
 	FilterField() string
