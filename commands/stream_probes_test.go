@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -187,40 +185,10 @@ func TestProbesStreamKillAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	args := append([]string{"-v"}, probesArgs...)
 	args = append(args, "--from", "kafka:kill", "--follow", "--brokers", brokers,
-		"--grace", "1m", "--state-dir", dir, "--checkpoint-records", "50")
+		"--grace", "1m", "--state-dir", dir)
 
-	var changelog strings.Builder
-	for run := range 2 {
-		// The first run saves a checkpoint only every 50 records, so the
-		// kill usually finds records aggregated after the last one.
-		interval := "1h"
-		if run == 1 {
-			interval = "100ms"
-		}
-		cmd := exec.Command(bin, append(slices.Clone(args), "--checkpoint-interval", interval)...)
-		var stdout, stderr lockedBuffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		if run == 0 {
-			streamWaitForOffset(t, dir, 1, done)
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			streamProduce(t, brokers, "kill", lines[half:])
-		} else {
-			streamWaitForOffset(t, dir, int64(len(lines)), done)
-			cmd.Process.Signal(syscall.SIGTERM)
-			<-done
-		}
-		changelog.WriteString(stdout.String())
-		if run == 1 && !strings.Contains(stderr.String(), "resuming from the checkpoint in") {
-			t.Errorf("the restarted run did not resume from the checkpoint:\n%s", stderr.String())
-		}
-	}
-	probesCompareWithBatch(t, changelog.String(), probesBatch(t, file))
+	changelog := streamKillAndRestart(t, bin, brokers, "kill", dir, args, lines[half:], len(lines))
+	probesCompareWithBatch(t, changelog, probesBatch(t, file))
 }
 
 // TestProbesStreamRejectsGroup checks that follow mode refuses to share a

@@ -464,8 +464,23 @@ func TestStreamKillAndRestart(t *testing.T) {
 	streamProduce(t, brokers, "kill", lines[:half])
 	dir := t.TempDir()
 	args := []string{"-v", "stats", "devices", "--window", "1h", "--from", "kafka:kill", "--follow", "--brokers", brokers,
-		"--grace", "1h", "--state-dir", dir, "--checkpoint-records", "50"}
+		"--grace", "1h", "--state-dir", dir}
 
+	changelog := streamKillAndRestart(t, bin, brokers, "kill", dir, args, lines[half:], len(lines))
+
+	batch := invokeCLI(t, nil, "stats", "devices", "--window", "1h", "-o", "json", file)
+	want := jsonRows(t, batch.stdout)
+	columns := streamColumns(want)
+	devCompareTables(t, "after kill and restart", devTable(t, streamMaterialize(t, changelog), columns...), devTable(t, want, columns...))
+}
+
+// streamKillAndRestart runs the follow-mode command bin args twice on the
+// state in dir and returns their changelog. The first run is killed with
+// SIGKILL after its first checkpoint, and rest is then produced to topic.
+// The second run must resume from the checkpoint, and is stopped with
+// SIGTERM once its checkpoint has read total records.
+func streamKillAndRestart(t *testing.T, bin, brokers, topic, dir string, args, rest []string, total int) string {
+	t.Helper()
 	var changelog strings.Builder
 	for run := range 2 {
 		// The first run saves checkpoints only every 50 records, so the
@@ -474,7 +489,7 @@ func TestStreamKillAndRestart(t *testing.T) {
 		if run == 1 {
 			interval = "100ms"
 		}
-		cmd := exec.Command(bin, append(args, "--checkpoint-interval", interval)...)
+		cmd := exec.Command(bin, append(slices.Clone(args), "--checkpoint-records", "50", "--checkpoint-interval", interval)...)
 		var stdout, stderr lockedBuffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
@@ -486,9 +501,9 @@ func TestStreamKillAndRestart(t *testing.T) {
 			streamWaitForOffset(t, dir, 1, done)
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-done
-			streamProduce(t, brokers, "kill", lines[half:])
+			streamProduce(t, brokers, topic, rest)
 		} else {
-			streamWaitForOffset(t, dir, int64(len(lines)), done)
+			streamWaitForOffset(t, dir, int64(total), done)
 			cmd.Process.Signal(syscall.SIGTERM)
 			<-done
 		}
@@ -497,11 +512,7 @@ func TestStreamKillAndRestart(t *testing.T) {
 			t.Errorf("the restarted run did not resume from the checkpoint:\n%s", stderr.String())
 		}
 	}
-
-	batch := invokeCLI(t, nil, "stats", "devices", "--window", "1h", "-o", "json", file)
-	want := jsonRows(t, batch.stdout)
-	columns := streamColumns(want)
-	devCompareTables(t, "after kill and restart", devTable(t, streamMaterialize(t, changelog.String()), columns...), devTable(t, want, columns...))
+	return changelog.String()
 }
 
 // streamFreeAddress returns a loopback address with a port that was free.
